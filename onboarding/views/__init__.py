@@ -1,0 +1,1 @@
+"""The onboarding pages, one module per step."""

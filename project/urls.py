@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/onboarding/start/", permanent=False)),
+    path("onboarding/", include("onboarding.urls")),
+    path("admin/", admin.site.urls),
+]

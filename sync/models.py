@@ -1,0 +1,303 @@
+"""The domain: teams, their integrations and credentials, imported GitHub data, sync jobs."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from sync.fields import EncryptedTextField
+
+
+class Team(models.Model):
+    """An engineering team: one GitHub organization."""
+
+    name = models.CharField(max_length=200)
+    github_org_id = models.BigIntegerField(unique=True)
+    github_org_login = models.CharField(max_length=100)
+    avatar_url = models.URLField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.github_org_login
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin"
+        MEMBER = "member"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "team"], name="one_membership")]
+
+
+class IntegrationCredential(models.Model):
+    """Tokens one user granted to one provider, encrypted at rest."""
+
+    class Provider(models.TextChoices):
+        GITHUB = "github"
+        JIRA = "jira"
+        SLACK = "slack"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    access_token = EncryptedTextField()
+    refresh_token = EncryptedTextField(null=True, blank=True)
+    scopes = models.CharField(max_length=500, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __repr__(self) -> str:
+        return f"<IntegrationCredential {self.pk} {self.provider} user={self.user_id}>"
+
+
+class GitHubAccount(models.Model):
+    """The GitHub identity a user signed in with."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="github_account"
+    )
+    github_id = models.BigIntegerField(unique=True)
+    login = models.CharField(max_length=100)
+    name = models.CharField(max_length=200, blank=True)
+    avatar_url = models.URLField(max_length=500, blank=True)
+    credential = models.ForeignKey(
+        IntegrationCredential, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+
+class Integration(models.Model):
+    """A team's connection to a provider, with the credential it uses."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        REVOKED = "revoked"
+        ERROR = "error"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="integrations")
+    provider = models.CharField(max_length=20, choices=IntegrationCredential.Provider.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    status_detail = models.CharField(max_length=500, blank=True)
+    credential = models.ForeignKey(
+        IntegrationCredential, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    external_id = models.CharField(max_length=200, blank=True)
+    config = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "provider"], name="one_integration_per_provider"
+            )
+        ]
+
+
+class TeamMember(models.Model):
+    """A GitHub identity in the team's organization (people and bots)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members")
+    github_id = models.BigIntegerField()
+    login = models.CharField(max_length=100)
+    name = models.CharField(max_length=200, blank=True)
+    avatar_url = models.URLField(max_length=500, blank=True)
+    is_bot = models.BooleanField(default=False)
+    role = models.CharField(max_length=20, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "github_id"], name="one_member_per_identity")
+        ]
+        indexes = [models.Index(fields=["team", "login"])]
+
+
+class TrackedRepository(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="repositories")
+    github_id = models.BigIntegerField()
+    full_name = models.CharField(max_length=300)
+    private = models.BooleanField(default=False)
+    archived = models.BooleanField(default=False)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    # The imported range of PR update times: [synced_until, high_water_mark].
+    synced_until = models.DateTimeField(null=True, blank=True)
+    high_water_mark = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "github_id"], name="one_repo_per_team")
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+class PullRequest(models.Model):
+    class State(models.TextChoices):
+        OPEN = "open"
+        CLOSED = "closed"
+        MERGED = "merged"
+
+    repository = models.ForeignKey(
+        TrackedRepository, on_delete=models.CASCADE, related_name="pull_requests"
+    )
+    github_id = models.BigIntegerField(unique=True)
+    number = models.IntegerField()
+    title = models.CharField(max_length=1000)
+    state = models.CharField(max_length=10, choices=State.choices)
+    draft = models.BooleanField(default=False)
+    author = models.ForeignKey(TeamMember, null=True, blank=True, on_delete=models.SET_NULL)
+    author_login = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    merged_at = models.DateTimeField(null=True, blank=True)
+    additions = models.IntegerField(default=0)
+    deletions = models.IntegerField(default=0)
+    changed_files = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["repository", "updated_at"])]
+
+
+class Review(models.Model):
+    pull_request = models.ForeignKey(PullRequest, on_delete=models.CASCADE, related_name="reviews")
+    github_id = models.BigIntegerField(unique=True)
+    author = models.ForeignKey(TeamMember, null=True, blank=True, on_delete=models.SET_NULL)
+    author_login = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=20)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+
+class Commit(models.Model):
+    pull_request = models.ForeignKey(PullRequest, on_delete=models.CASCADE, related_name="commits")
+    sha = models.CharField(max_length=40)
+    author = models.ForeignKey(TeamMember, null=True, blank=True, on_delete=models.SET_NULL)
+    author_login = models.CharField(max_length=100, blank=True)
+    author_name = models.CharField(max_length=200, blank=True)
+    authored_at = models.DateTimeField(null=True, blank=True)
+    additions = models.IntegerField(default=0)
+    deletions = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pull_request", "sha"], name="one_commit_per_pr")
+        ]
+
+
+class SyncJob(models.Model):
+    class Kind(models.TextChoices):
+        INITIAL = "initial"
+        INCREMENTAL = "incremental"
+        FULL = "full"
+        EXTEND = "extend"
+        RETRY = "retry"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        WAITING = "waiting"
+        SUCCEEDED = "succeeded"
+        PARTIAL = "partial"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.PARTIAL, Status.FAILED, Status.CANCELLED)
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="sync_jobs")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.INITIAL)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    history_since = models.DateTimeField(null=True, blank=True)
+    history_until = models.DateTimeField(null=True, blank=True)
+    repos_total = models.IntegerField(default=0)
+    repos_done = models.IntegerField(default=0)
+    prs_total = models.IntegerField(default=0)
+    prs_synced = models.IntegerField(default=0)
+    reviews_synced = models.IntegerField(default=0)
+    commits_synced = models.IntegerField(default=0)
+    rate_limit_reset_at = models.DateTimeField(null=True, blank=True)
+    eta_seconds = models.IntegerField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=50, blank=True)
+    error_message = models.CharField(max_length=1000, blank=True)
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["team", "-created_at"]), models.Index(fields=["status"])]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class RepoSync(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        WAITING = "waiting"
+        RETRYING = "retrying"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    job = models.ForeignKey(SyncJob, on_delete=models.CASCADE, related_name="repo_syncs")
+    repository = models.ForeignKey(TrackedRepository, on_delete=models.CASCADE)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    cursor = models.CharField(max_length=500, blank=True)
+    pages_done = models.IntegerField(default=0)
+    prs_total = models.IntegerField(null=True, blank=True)
+    prs_synced = models.IntegerField(default=0)
+    reviews_synced = models.IntegerField(default=0)
+    commits_synced = models.IntegerField(default=0)
+    items_skipped = models.IntegerField(default=0)
+    skipped_detail = models.JSONField(default=list, blank=True)
+    attempts = models.IntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=50, blank=True)
+    error_message = models.CharField(max_length=1000, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "repository"], name="one_repo_sync_per_job")
+        ]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class AuditEvent(models.Model):
+    """Who did what to which team, from the staff pages."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
+    action = models.CharField(max_length=50)
+    params = models.JSONField(default=dict, blank=True)
+    outcome = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["team", "-created_at"])]

@@ -1,0 +1,73 @@
+"""Shared fixtures: personas (alice owns acme, bob is a member, charlie has no access, sam is
+staff), the sandbox GitHub over real HTTP, and a real Dramatiq worker process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from django.contrib.auth.models import User
+
+from sync.models import Membership, Team
+from tests.processes import Process, start_worker
+
+if TYPE_CHECKING:
+    from sandbox.testing import RunningSandbox
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    return User.objects.create_user("alice", "alice@example.com", "alice-password")
+
+
+@pytest.fixture
+def bob(db: None) -> User:
+    return User.objects.create_user("bob", "bob@example.com", "bob-password")
+
+
+@pytest.fixture
+def charlie(db: None) -> User:
+    return User.objects.create_user("charlie", "charlie@example.com", "charlie-password")
+
+
+@pytest.fixture
+def sam(db: None) -> User:
+    return User.objects.create_user("sam", "sam@example.com", "sam-password", is_staff=True)
+
+
+@pytest.fixture
+def team(alice: User, bob: User) -> Team:
+    team = Team.objects.create(name="Acme", github_org_id=1001, github_org_login="acme")
+    Membership.objects.create(user=alice, team=team, role=Membership.Role.ADMIN)
+    Membership.objects.create(user=bob, team=team, role=Membership.Role.MEMBER)
+    return team
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[RunningSandbox]:
+    from sandbox.testing import start_sandbox
+
+    running = start_sandbox("--seed", "3", "--repos", "6", "--prs", "400", "--members", "8")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def github(sandbox: RunningSandbox, settings: object) -> RunningSandbox:
+    """The sandbox, reset, with the project's settings pointed at it."""
+    sandbox.control.reset()
+    settings.GITHUB_API_URL = sandbox.api_url  # type: ignore[attr-defined]
+    return sandbox
+
+
+@pytest.fixture
+def worker(request: pytest.FixtureRequest, sandbox: RunningSandbox) -> Iterator[Process]:
+    """A real `rundramatiq` worker process on this run's database, Redis and sandbox."""
+    log = ARTIFACTS / "logs" / f"worker-{request.node.name}.log"
+    process = start_worker(log, GITHUB_API_URL=sandbox.api_url)
+    yield process
+    process.stop()
