@@ -103,9 +103,12 @@ TEMPLATES = [
 # PostgreSQL when DATABASE_URL is set, SQLite under var/ otherwise. The SQLite test database
 # is a file so that a worker process sees what the tests write.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# Test runs name their own database, so that runs side by side never share one.
+TEST_DATABASE_NAME = os.environ.get("TEST_DATABASE_NAME", "test")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["TEST"] = {"NAME": f"{TEST_DATABASE_NAME}_{DATABASES['default']['NAME']}"}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -113,7 +116,7 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
-            "TEST": {"NAME": VAR_DIR / "test.sqlite3"},
+            "TEST": {"NAME": VAR_DIR / f"{TEST_DATABASE_NAME}.sqlite3"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -23,8 +23,10 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("ENCRYPTION_KEYS", "x7rL0Ulh2c3jc6M1d3JXW1dnpzZxQp3Kqn2E3mYkP4A=")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 os.environ.setdefault("DEBUG", "0")
-# A prefix of our own, so a run never meets another run's queued messages or groups.
-os.environ["REDIS_PREFIX"] = f"test-{uuid.uuid4().hex[:8]}"
+# A prefix and a database of our own, so a run never meets another run's messages or rows.
+_RUN = uuid.uuid4().hex[:8]
+os.environ["REDIS_PREFIX"] = f"test-{_RUN}"
+os.environ["TEST_DATABASE_NAME"] = f"test_{_RUN}"
 
 
 def describe_backends() -> str:
