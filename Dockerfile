@@ -7,6 +7,9 @@ COPY requirements.txt constraints.txt ./
 RUN pip install -r requirements.txt -c constraints.txt
 
 COPY . .
+RUN DEBUG=0 SECRET_KEY=build ENCRYPTION_KEYS=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa= ALLOWED_HOSTS=build \
+    STATIC_ROOT=/app/staticfiles python manage.py collectstatic --no-input
+ENV STATIC_ROOT=/app/staticfiles
 RUN useradd --system --uid 10001 --home-dir /app app \
     && mkdir -p /app/var && chown app /app/var
 USER app

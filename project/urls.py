@@ -4,8 +4,12 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from project import health
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/onboarding/start/", permanent=False)),
     path("onboarding/", include("onboarding.urls")),
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
 ]

@@ -1,0 +1,68 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import dramatiq
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+
+from sync.heartbeat import TTL_SECONDS, latest_worker_heartbeat
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    checks = {
+        "database": _check(_database),
+        "redis": _check(_redis),
+        "broker": _check(_broker),
+        "worker": _check(_worker),
+    }
+    ready = all(check["ok"] for check in checks.values())
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )
+
+
+def _check(probe: Callable[[], str]) -> dict[str, object]:
+    started = time.monotonic()
+    try:
+        detail, ok = probe(), True
+    except Exception as error:  # a probe reports any failure instead of raising it
+        detail, ok = f"{type(error).__name__}: {error}", False
+    return {"ok": ok, "detail": detail, "ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+def _database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return connection.vendor
+
+
+def _redis() -> str:
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    client.ping()
+    return "ping"
+
+
+def _broker() -> str:
+    broker = dramatiq.get_broker()
+    broker.client.ping()  # type: ignore[attr-defined]
+    return type(broker).__name__
+
+
+def _worker() -> str:
+    beat = latest_worker_heartbeat()
+    if beat is None:
+        raise RuntimeError(f"no worker process has reported in the last {TTL_SECONDS} s")
+    return f"last heartbeat {time.time() - beat:.1f} s ago"
