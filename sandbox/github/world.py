@@ -190,6 +190,7 @@ class World:
         self.repos: dict[str, Repo] = {}  # lower-case full name -> repo
         self.repos_by_id: dict[int, Repo] = {}
         self.tokens: dict[str, Token] = {}
+        self.token_salt = str(seed)  # the sandbox changes it on reset, so old tokens die
         self._next_id = 1000
         self._build()
 
@@ -362,7 +363,8 @@ class World:
     def _generate_commit(
         self, repo: Repo, pr: PullRequest, index: int, rng: random.Random, humans: list[Account]
     ) -> Commit:
-        sha = hashlib.sha1(f"{self.seed}:{repo.full_name}:{pr.number}:{index}".encode()).hexdigest()
+        seed = f"{self.seed}:{repo.full_name}:{pr.number}:{index}".encode()
+        sha = hashlib.sha1(seed, usedforsecurity=False).hexdigest()
         when = utc(
             pr.created_at - timedelta(minutes=rng.randint(1, 600)) + timedelta(seconds=index)
         )
@@ -372,7 +374,8 @@ class World:
         linked = rng.random() > 0.05  # some commits carry an email GitHub cannot match
         return Commit(
             sha=sha,
-            message=f"{rng.choice(('Update', 'Fix', 'Tidy', 'Test'))} {rng.choice(REPO_WORDS)} ({index + 1})",
+            message=f"{rng.choice(('Update', 'Fix', 'Tidy', 'Test'))} {rng.choice(REPO_WORDS)}"
+            f" ({index + 1})",
             author=person if linked else None,
             author_name=person.name or person.login,
             author_email=person.email or f"{person.id}+{person.login}@users.noreply.example.com"
@@ -408,12 +411,8 @@ class World:
     def issue_token(self, login: str, scopes: tuple[str, ...] = ("read:org", "repo")) -> Token:
         """Mint a new access token for ``login`` (OAuth exchange or the control API)."""
         with self.lock:
-            value = (
-                "gho_"
-                + hashlib.sha256(f"{self.seed}:{login}:{len(self.tokens)}".encode()).hexdigest()[
-                    :36
-                ]
-            )
+            raw = f"{self.token_salt}:{login}:{len(self.tokens)}".encode()
+            value = "gho_" + hashlib.sha256(raw).hexdigest()[:36]
             token = Token(value, login, scopes)
             self.tokens[value] = token
             return token
@@ -548,7 +547,8 @@ def truth_lines(rows: object) -> list[str]:
         commits,
     ) in rows:  # type: ignore[attr-defined]
         lines.append(
-            f"pr {repo_id} {pr_id} {number} {state} {_ts(merged)} {_ts(updated)} {adds} {dels} {author}"
+            f"pr {repo_id} {pr_id} {number} {state} {_ts(merged)} {_ts(updated)} "
+            f"{adds} {dels} {author}"
         )
         lines.extend(f"review {pr_id} {i} {s} {_ts(t)} {who}" for i, s, t, who in reviews)
         lines.extend(f"commit {pr_id} {sha} {who}" for sha, who in commits)

@@ -1,0 +1,281 @@
+"""The control API under ``/_sandbox/``: what tests and benchmarks use to steer the sandbox.
+
+JSON in and out, no authentication. ``CONTROL_API`` is the reference printed by
+``python -m sandbox --help``; keep it in step with ``ROUTES``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from sandbox.github.world import REVIEW_STATES, PullRequest, Review
+from sandbox.server import Request, Response, Sandbox
+
+CONTROL_API = """\
+control API (JSON in/out, no auth; all under /_sandbox):
+  GET    /_sandbox/health                     {"ok": true, "seed": S}
+  GET    /_sandbox/counters                   requests by endpoint/token/login/status, GraphQL
+                                              points, 304s, rate/secondary limits hit, faults
+                                              fired, in-flight and max concurrency per token
+  POST   /_sandbox/counters/reset             zero the counters
+  POST   /_sandbox/tokens                     {login, scopes?: [..] | "a,b"} -> {token}
+  POST   /_sandbox/tokens/revoke              {token} -> later requests get 401 Bad credentials
+  GET    /_sandbox/faults                     the registered faults with match/fire counts
+  POST   /_sandbox/faults                     {path: regex on the request path, method?,
+                                              kind: status|delay|malformed_json|malformed_item|
+                                              secondary_limit|sso, status?, body?, delay_s?,
+                                              retry_after?, count? (first N matches),
+                                              fraction? (share of matches, seeded)} -> {id}
+  DELETE /_sandbox/faults                     remove every fault
+  POST   /_sandbox/budget                     {token? | login?, resource: core|graphql,
+                                              remaining, reset_in (seconds)} -> the budget
+  POST   /_sandbox/latency                    {fixed_ms?, per_node_ms?}
+  POST   /_sandbox/secondary                  {max_concurrent?, rest_per_minute?,
+                                              graphql_per_minute?} (GitHub: 100, 900, 2000)
+  POST   /_sandbox/clock                      {advance_s} moves the sandbox clock (OAuth code
+                                              expiry, budget windows)
+  POST   /_sandbox/repos/{owner}/{repo}/delete
+  POST   /_sandbox/pulls/{owner}/{repo}/{n}/update   {title}
+  POST   /_sandbox/pulls/{owner}/{repo}/{n}/merge    {by?}
+  POST   /_sandbox/pulls/{owner}/{repo}/{n}/review   {by, state?: APPROVED|CHANGES_REQUESTED|
+                                                     COMMENTED|DISMISSED}
+  GET    /_sandbox/truth?org=acme&since=ISO   counts and checksum of the org's PR history
+  POST   /_sandbox/reset                      fresh world from the same arguments; counters,
+                                              faults, budgets, tokens and codes cleared
+"""
+
+Handler = Callable[["ControlService", Request, dict[str, str]], Response]
+
+
+class BadInput(ValueError):
+    """A control request the sandbox cannot act on (answered 400, or 404 for missing things)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _fields(request: Request) -> dict[str, object]:
+    try:
+        data = request.json() if request.body else {}
+    except ValueError as error:
+        raise BadInput("the body is not JSON") from error
+    if not isinstance(data, dict):
+        raise BadInput("the body must be a JSON object")
+    return data
+
+
+def _number(fields: dict[str, object], name: str, default: float | None = None) -> float:
+    value = fields.get(name, default)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise BadInput(f"{name} must be a number")
+    return float(value)
+
+
+class ControlService:
+    """Answer ``/_sandbox/...`` requests against one :class:`Sandbox`."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+
+    def handle(self, request: Request) -> Response:
+        """Route a control request; input problems come back as ``{"error": ...}``."""
+        for method, pattern, handler in ROUTES:
+            found = pattern.match(request.path)
+            if found and request.method == method:
+                try:
+                    return handler(self, request, found.groupdict())
+                except BadInput as error:
+                    return Response.json(error.status, {"error": str(error)})
+                except KeyError as error:
+                    return Response.json(404, {"error": str(error).strip("'\"")})
+        return Response.json(404, {"error": f"no control endpoint {request.method} {request.path}"})
+
+    # -- observation ------------------------------------------------------------------------
+
+    def health(self, request: Request, params: dict[str, str]) -> Response:
+        return Response.json(200, {"ok": True, "seed": self.sandbox.config.seed})
+
+    def counters(self, request: Request, params: dict[str, str]) -> Response:
+        return Response.json(200, self.sandbox.limits.snapshot())
+
+    def reset_counters(self, request: Request, params: dict[str, str]) -> Response:
+        self.sandbox.limits.reset_counters()
+        return Response.json(200, {"ok": True})
+
+    def truth(self, request: Request, params: dict[str, str]) -> Response:
+        org = request.arg("org", "acme") or "acme"
+        if self.sandbox.world.org(org) is None:
+            raise BadInput(f"no org {org}", 404)
+        since_text = request.arg("since")
+        try:
+            since = datetime.fromisoformat(since_text) if since_text else None
+        except ValueError as error:
+            raise BadInput("since must be an ISO 8601 timestamp") from error
+        return Response.json(200, self.sandbox.world.ground_truth(org, since=since))
+
+    # -- tokens and budgets -----------------------------------------------------------------
+
+    def issue_token(self, request: Request, params: dict[str, str]) -> Response:
+        fields = _fields(request)
+        login = str(fields.get("login") or "mona")
+        account = self.sandbox.world.account(login)
+        if account is None:
+            raise BadInput(f"no account {login}", 404)
+        raw = fields.get("scopes", ["read:org", "repo"])
+        scopes = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)  # type: ignore[call-overload]
+        token = self.sandbox.world.issue_token(account.login, tuple(map(str, scopes)))
+        return Response.json(201, {"token": token.value, "login": token.login, "scopes": scopes})
+
+    def revoke_token(self, request: Request, params: dict[str, str]) -> Response:
+        token = self.sandbox.world.revoke_token(str(_fields(request).get("token", "")))
+        return Response.json(200, {"revoked": True, "login": token.login})
+
+    def set_budget(self, request: Request, params: dict[str, str]) -> Response:
+        fields = _fields(request)
+        resource = str(fields.get("resource", "core"))
+        if resource not in ("core", "graphql"):
+            raise BadInput("resource must be core or graphql")
+        budget = self.sandbox.limits.set_budget(
+            self._subject(fields),
+            resource,
+            int(_number(fields, "remaining")),
+            _number(fields, "reset_in", 3600),
+        )
+        return Response.json(200, budget.as_json() | {"resource": resource})
+
+    def _subject(self, fields: dict[str, object]) -> str:
+        world = self.sandbox.world
+        login = fields.get("login")
+        if fields.get("token"):
+            token = world.tokens.get(str(fields["token"]))
+            if token is None:
+                raise BadInput("no such token", 404)
+            login = token.login
+        account = world.account(str(login or "mona"))
+        if account is None:
+            raise BadInput(f"no account {login}", 404)
+        return f"user:{account.id}"
+
+    # -- faults, latency, limits, clock -----------------------------------------------------
+
+    def list_faults(self, request: Request, params: dict[str, str]) -> Response:
+        with self.sandbox.limits.lock:
+            faults = [f.as_json() for f in self.sandbox.limits.faults]
+        return Response.json(200, faults)
+
+    def add_fault(self, request: Request, params: dict[str, str]) -> Response:
+        try:
+            fault = self.sandbox.limits.add_fault(_fields(request))
+        except (ValueError, TypeError, re.error) as error:
+            raise BadInput(str(error)) from error
+        return Response.json(201, {"id": fault.id})
+
+    def clear_faults(self, request: Request, params: dict[str, str]) -> Response:
+        self.sandbox.limits.clear_faults()
+        return Response.json(200, {"ok": True})
+
+    def set_latency(self, request: Request, params: dict[str, str]) -> Response:
+        fields = _fields(request)
+        limits = self.sandbox.limits
+        limits.latency_ms = _number(fields, "fixed_ms", limits.latency_ms)
+        limits.per_node_ms = _number(fields, "per_node_ms", limits.per_node_ms)
+        return Response.json(
+            200, {"fixed_ms": limits.latency_ms, "per_node_ms": limits.per_node_ms}
+        )
+
+    def set_secondary(self, request: Request, params: dict[str, str]) -> Response:
+        fields = _fields(request)
+        limits = self.sandbox.limits
+        with limits.lock:
+            for name in limits.secondary:
+                if name in fields:
+                    limits.secondary[name] = int(_number(fields, name))
+            return Response.json(200, dict(limits.secondary))
+
+    def advance_clock(self, request: Request, params: dict[str, str]) -> Response:
+        self.sandbox.clock.advance(_number(_fields(request), "advance_s"))
+        return Response.json(200, {"offset_s": self.sandbox.clock.offset})
+
+    def reset(self, request: Request, params: dict[str, str]) -> Response:
+        self.sandbox.reset()
+        return Response.json(200, {"ok": True})
+
+    # -- world mutations --------------------------------------------------------------------
+
+    def delete_repo(self, request: Request, params: dict[str, str]) -> Response:
+        repo = self.sandbox.world.delete_repo(params["owner"], params["repo"])
+        return Response.json(200, {"deleted": repo.full_name})
+
+    def change_pull(self, request: Request, params: dict[str, str]) -> Response:
+        world = self.sandbox.world
+        repo = world.repo(params["owner"], params["repo"])
+        if repo is None:
+            raise BadInput(f"no repository {params['owner']}/{params['repo']}", 404)
+        fields = _fields(request)
+        number = int(params["number"])
+        action = params["action"]
+        if action == "update":
+            if not isinstance(fields.get("title"), str):
+                raise BadInput("title (a string) is required")
+            pull = world.update_pull(repo, number, title=str(fields["title"]))
+            return Response.json(200, _pull_json(pull))
+        if action == "merge":
+            by = str(fields.get("by") or "mona")
+            return Response.json(200, _pull_json(world.merge_pull(repo, number, by=by)))
+        state = str(fields.get("state") or "APPROVED")
+        if state not in REVIEW_STATES:
+            raise BadInput(f"state must be one of {', '.join(REVIEW_STATES)}")
+        review = world.review_pull(repo, number, by=str(fields.get("by") or "mona"), state=state)
+        return Response.json(200, _review_json(review))
+
+
+def _pull_json(pr: PullRequest) -> dict[str, object]:
+    return {
+        "id": pr.id,
+        "number": pr.number,
+        "title": pr.title,
+        "state": pr.graphql_state,
+        "updated_at": pr.updated_at.isoformat(),
+        "merged_at": pr.merged_at.isoformat() if pr.merged_at else None,
+    }
+
+
+def _review_json(review: Review) -> dict[str, object]:
+    return {
+        "id": review.id,
+        "state": review.state,
+        "by": review.author.login,
+        "submitted_at": review.submitted_at.isoformat(),
+    }
+
+
+def _r(method: str, path: str, handler: Handler) -> tuple[str, re.Pattern[str], Handler]:
+    return method, re.compile(f"^/_sandbox{path}/?$"), handler
+
+
+_NAME = r"[^/]+"
+ROUTES = (
+    _r("GET", "/health", ControlService.health),
+    _r("GET", "/counters", ControlService.counters),
+    _r("POST", "/counters/reset", ControlService.reset_counters),
+    _r("POST", "/tokens", ControlService.issue_token),
+    _r("POST", "/tokens/revoke", ControlService.revoke_token),
+    _r("GET", "/faults", ControlService.list_faults),
+    _r("POST", "/faults", ControlService.add_fault),
+    _r("DELETE", "/faults", ControlService.clear_faults),
+    _r("POST", "/budget", ControlService.set_budget),
+    _r("POST", "/latency", ControlService.set_latency),
+    _r("POST", "/secondary", ControlService.set_secondary),
+    _r("POST", "/clock", ControlService.advance_clock),
+    _r("POST", "/reset", ControlService.reset),
+    _r("GET", "/truth", ControlService.truth),
+    _r("POST", f"/repos/(?P<owner>{_NAME})/(?P<repo>{_NAME})/delete", ControlService.delete_repo),
+    _r(
+        "POST",
+        f"/pulls/(?P<owner>{_NAME})/(?P<repo>{_NAME})/(?P<number>\\d+)/(?P<action>update|merge|review)",
+        ControlService.change_pull,
+    ),
+)
