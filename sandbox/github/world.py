@@ -157,6 +157,7 @@ class Org:
     description: str
     members: dict[str, str]  # login -> "admin" | "member"
     repos: list[Repo]
+    apps: list[str]  # bot logins that author PRs in the org
 
 
 @dataclass(slots=True)
@@ -227,10 +228,12 @@ class World:
         others = rng.sample(people[1:], min(size - 1, len(people) - 1))
         members = {people[0].login: "admin"}
         members.update({p.login: ("admin" if rng.random() < 0.15 else "member") for p in others})
-        members.update({b.login: "member" for b in bots})
+        # Apps open PRs in the org but are never its members (GitHub lists people only).
         repo_count = self.sizes.repos if main else 3
         pr_total = self.sizes.prs if main else 20 * repo_count
-        org = Org(account, f"The {login} engineering organization", members, [])
+        org = Org(
+            account, f"The {login} engineering organization", members, [], [b.login for b in bots]
+        )
         self.orgs[login.lower()] = org
         weights = [1 / (i + 1) ** 0.8 for i in range(repo_count)]
         counts = _split(pr_total, weights)
@@ -281,8 +284,8 @@ class World:
     def _generate_pulls(self, repo: Repo) -> list[PullRequest]:
         rng = random.Random(f"{self.seed}:{repo.full_name}")
         org = self.orgs[repo.owner.login.lower()]
-        humans = [self.accounts[m.lower()] for m in org.members if not m.endswith("[bot]")]
-        everyone = [self.accounts[m.lower()] for m in org.members]
+        humans = [self.accounts[m.lower()] for m in org.members]
+        everyone = humans + [self.accounts[b.lower()] for b in org.apps]
         span = self.sizes.history_days * 86400
         pulls = []
         for number in range(1, repo.pr_count + 1):
