@@ -1,12 +1,29 @@
-"""Dramatiq entry points: thin, id-only, idempotent; the logic lives in the modules they call."""
+"""Dramatiq entry points: thin, id-only, idempotent; the logic lives in the modules they call.
+
+The sync runs as one message per page of one repository: a killed worker loses at most one
+page, and repositories (and teams) take turns on the workers. Retries of GitHub failures are
+the engine's own (it knows the attempt and shows it); Dramatiq's retries only cover what the
+engine could not even record, such as a database that is down.
+"""
 
 from __future__ import annotations
 
-import dramatiq
+import logging
 
-from sync import credentials
+import dramatiq
+from dramatiq.middleware import TimeLimitExceeded
+
+from sync import credentials, engine
 from sync.crypto import DecryptionError
-from sync.models import Integration
+from sync.engine.tokens import MissingToken
+from sync.github.errors import BadCredentials, RepositoryUnavailable
+from sync.models import Integration, Team
+
+logger = logging.getLogger(__name__)
+
+# A page is one GraphQL request plus follow-ups for long pull requests, each under
+# GITHUB_TIMEOUT: minutes are a generous bound, and far under Dramatiq's default of 10.
+PAGE_TIME_LIMIT_MS = 5 * 60_000
 
 
 @dramatiq.actor(
@@ -18,3 +35,67 @@ from sync.models import Integration
 )
 def verify_github_integration(integration_id: int) -> None:
     credentials.verify_github_integration(integration_id)
+
+
+@dramatiq.actor(max_retries=3, min_backoff=2_000, max_backoff=30_000, time_limit=120_000)
+def start_sync_job(job_id: int) -> None:
+    """Refresh members, mark the job running, send every repository's first page."""
+    _send(engine.start_job(job_id))
+
+
+@dramatiq.actor(max_retries=5, min_backoff=2_000, max_backoff=60_000, time_limit=PAGE_TIME_LIMIT_MS)
+def sync_repository_page(repo_sync_id: int, page: int) -> None:
+    """Sync one page of one repository, then send the next page (or finish the job)."""
+    try:
+        steps = engine.sync_page(repo_sync_id, page=page)
+    except (Exception, TimeLimitExceeded) as error:
+        logger.exception("page crashed repo_sync=%s page=%s", repo_sync_id, page)
+        steps = engine.page_crashed(repo_sync_id, page=page, error=error)
+    _send(steps)
+
+
+@dramatiq.actor(max_retries=5, min_backoff=1_000, max_backoff=30_000, time_limit=60_000)
+def finish_sync_job(job_id: int) -> None:
+    """Settle the job's outcome once its last repository is done."""
+    engine.finish_job(job_id)
+
+
+@dramatiq.actor(
+    max_retries=3,
+    min_backoff=5_000,
+    max_backoff=60_000,
+    time_limit=120_000,
+    throws=(Team.DoesNotExist, MissingToken, BadCredentials, RepositoryUnavailable),
+)
+def sync_team_members(team_id: int) -> None:
+    """Import the team's organization members."""
+    engine.sync_team_members(team_id)
+
+
+def _send(steps: list[engine.Step]) -> None:
+    for step in steps:
+        if isinstance(step, engine.SendPage):
+            sync_repository_page.send_with_options(
+                args=(step.repo_sync_id, step.page), delay=step.delay_ms or None
+            )
+            engine.note_dispatched(step.repo_sync_id, page=step.page)
+        else:
+            finish_sync_job.send(step.job_id)
+
+
+# -- the Slack notice of a finished job (sync.notifications) -------------------------------------
+
+
+@dramatiq.actor(
+    max_retries=5,
+    min_backoff=5_000,
+    max_backoff=120_000,
+    time_limit=60_000,
+    # Slack's refusals are settled inside (recorded, not retried); a missing key stays missing.
+    throws=(DecryptionError,),
+)
+def notify_sync_finished(job_id: int) -> None:
+    """Post the finished job's outcome to the team's Slack channel, once."""
+    from sync import notifications  # imported here to keep this block self-contained
+
+    notifications.notify_sync_finished(job_id)

@@ -236,10 +236,21 @@ class SyncJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.CharField(max_length=1000, blank=True)
+    # GitHub rate-limit points the job spent (GraphQL cost + REST requests).
+    github_points = models.IntegerField(default=0)
     version = models.BigIntegerField(default=0)
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING, Status.WAITING)
 
     class Meta:
         indexes = [models.Index(fields=["team", "-created_at"]), models.Index(fields=["status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team"],
+                condition=models.Q(status__in=["queued", "running", "waiting"]),
+                name="one_active_sync_per_team",
+            )
+        ]
 
     @property
     def is_finished(self) -> bool:
@@ -275,6 +286,15 @@ class RepoSync(models.Model):
     error_message = models.CharField(max_length=1000, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The window of PR update times this sync imports: [since, until] (None: open-ended).
+    since = models.DateTimeField(null=True, blank=True)
+    until = models.DateTimeField(null=True, blank=True)
+    # The newest and oldest PR update times seen so far (high-water mark, ETA, extend phase).
+    newest_seen = models.DateTimeField(null=True, blank=True)
+    oldest_seen = models.DateTimeField(null=True, blank=True)
+    # The highest page a message was sent for: lets a redelivered message restart a lost chain
+    # without starting a second one.
+    dispatched_page = models.IntegerField(default=-1)
     version = models.BigIntegerField(default=0)
 
     class Meta:
@@ -301,3 +321,21 @@ class AuditEvent(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["team", "-created_at"])]
+
+
+class SyncNotice(models.Model):
+    """The Slack message about one finished sync job: posted once, with what became of it."""
+
+    class Status(models.TextChoices):
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+
+    job = models.OneToOneField(SyncJob, on_delete=models.CASCADE, related_name="notice")
+    channel_id = models.CharField(max_length=50)
+    text = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SENDING)
+    error_code = models.CharField(max_length=50, blank=True)
+    message_ts = models.CharField(max_length=50, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)

@@ -1,25 +1,55 @@
-"""One factory for GitHub clients, typed answers, and domain exceptions for GitHub's failures."""
+"""One factory for GitHub clients, typed answers, and domain exceptions for GitHub's failures.
+
+Every request of the sync goes through :class:`Session`: PyGithub's requester (retry=None, no
+sleeping), behind the cross-process gate of :mod:`sync.github.ratelimit`, with GitHub's errors
+turned into the exceptions below at this boundary.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from github import Auth, Github, GithubException
 from github.GithubException import BadCredentialsException
 from requests import RequestException
 
+from sync.github.errors import (
+    BadCredentials,
+    Busy,
+    GitHubError,
+    RateLimited,
+    RepositoryGone,
+    RepositoryUnavailable,
+    SecondaryRateLimited,
+    SSORequired,
+    Transient,
+)
+from sync.github.ratelimit import Budget, Gate
 
-class GitHubError(Exception):
-    """GitHub answered with something the sync cannot use."""
-
-
-class BadCredentials(GitHubError):
-    """The token was revoked or never valid (401)."""
-
-
-class Transient(GitHubError):
-    """A failure worth retrying: 5xx, a timeout, a dropped connection."""
+__all__ = [
+    "BadCredentials",
+    "Busy",
+    "GitHubError",
+    "RateLimited",
+    "RepositoryGone",
+    "RepositoryUnavailable",
+    "SSORequired",
+    "SecondaryRateLimited",
+    "Session",
+    "Transient",
+    "Viewer",
+    "get_viewer",
+    "make_github",
+]
 
 
 @dataclass(frozen=True)
@@ -40,6 +70,8 @@ def make_github(token: str) -> Github:
         timeout=int(settings.GITHUB_TIMEOUT),
         retry=None,
         seconds_between_requests=None,
+        # PyGithub waits 1 s before every POST by default, GraphQL queries included.
+        seconds_between_writes=None,
     )
 
 
@@ -59,3 +91,188 @@ def get_viewer(token: str) -> Viewer:
     return Viewer(
         data["id"], data["login"], data.get("name") or "", data.get("avatar_url") or "", scopes
     )
+
+
+def token_key(token: str) -> str:
+    """Return a stable, non-reversible name for ``token`` (Redis keys, logs)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:20]
+
+
+class Session:
+    """One token's access to GitHub: gated, budget-aware, with typed failures."""
+
+    def __init__(self, token: str) -> None:
+        self.github = _github_for(token)
+        self.gate = Gate(token_key(token))
+        self.requests = 0
+        self.points = 0  # rate-limit points spent: GraphQL cost plus one per REST request
+
+    def graphql(self, query: str, variables: dict[str, Any], *, cost: int = 1) -> dict[str, Any]:
+        """Run ``query``; return its ``data``. Raise RateLimited before spending a spent budget."""
+        self.gate.check_budget("graphql", cost)
+        requester = self.github.requester
+        body = {"query": query, "variables": variables}
+        headers, payload = self._request("POST", requester.graphql_url, input=body)
+        if not isinstance(payload, dict):
+            raise Transient("GitHub sent a GraphQL answer that is not an object.")
+        _raise_for_graphql_errors(headers, payload, self.gate)
+        data = payload.get("data")
+        if not isinstance(data, dict):
+            raise Transient("GitHub sent a GraphQL answer without data.")
+        limit = data.get("rateLimit")
+        if isinstance(limit, dict):
+            budget = _budget_from_graphql(limit)
+            self.gate.record(budget)
+            self.points += budget.cost
+        return data
+
+    def rest_pages(self, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """Yield each page of a REST list, following GitHub's Link header."""
+        url: str | None = path
+        query: dict[str, Any] | None = {"per_page": 100, **params}
+        while url:
+            self.gate.check_budget("core", 1)
+            headers, data = self._request("GET", url, parameters=query)
+            self.points += 1
+            if not isinstance(data, list):
+                raise Transient(f"GitHub sent a list page of {path} that is not a list.")
+            yield data
+            url, query = _next_link(headers.get("link", "")), None
+
+    def _request(self, verb: str, url: str, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+        requester = self.github.requester
+        self.requests += 1
+        try:
+            with self.gate.slot():
+                headers, data = requester.requestJsonAndCheck(verb, url, **kwargs)
+        except GithubException as error:
+            raise _translate(error, self.gate) from error
+        except RequestException as error:
+            raise Transient(f"GitHub could not be reached ({type(error).__name__}).") from error
+        except json.JSONDecodeError as error:
+            raise Transient("GitHub sent a body that is not valid JSON.") from error
+        budget = _budget_from_headers(headers)
+        if budget is not None:
+            self.gate.record(budget)
+        return headers, data
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+def _translate(error: GithubException, gate: Gate) -> GitHubError:
+    """Map an HTTP error to the domain: who can fix it, and whether waiting helps."""
+    status, headers = error.status, {k.lower(): v for k, v in (error.headers or {}).items()}
+    message = _message(error.data)
+    budget = _budget_from_headers(headers)
+    if budget is not None:
+        gate.record(budget)
+    if status == 401:
+        return BadCredentials("GitHub access was revoked: reconnect")
+    if status in (403, 429) and "x-github-sso" in headers:
+        return SSORequired(
+            "Your organization requires SAML single sign-on: authorize the GitHub app for it"
+        )
+    if status in (403, 429) and (budget is not None and budget.remaining == 0):
+        return RateLimited(message, resource=budget.resource, reset_at=budget.reset_at)
+    if status in (403, 429) and ("retry-after" in headers or "secondary" in message.lower()):
+        retry_after = float(headers.get("retry-after") or 60)
+        return SecondaryRateLimited(
+            "GitHub's secondary rate limit was hit", retry_after=retry_after
+        )
+    if status in (404, 410):
+        return RepositoryGone("The repository is gone or no longer visible to this token")
+    if status >= 500:
+        return Transient(f"GitHub answered {status}")
+    return GitHubError(f"GitHub refused the request ({status}: {message[:200]})")
+
+
+def _raise_for_graphql_errors(headers: dict[str, Any], payload: dict[str, Any], gate: Gate) -> None:
+    """Raise for the errors GitHub reports inside a 200 GraphQL answer."""
+    errors = payload.get("errors")
+    if not errors:
+        return
+    kinds = {str(e.get("type", "")) for e in errors if isinstance(e, dict)}
+    text = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict))[:300]
+    if "RATE_LIMITED" in kinds:
+        budget = _budget_from_headers(headers)
+        reset_at = budget.reset_at if budget else gate.known_reset("graphql")
+        gate.record(Budget("graphql", budget.limit if budget else 0, 0, reset_at, 0))
+        raise RateLimited(text, resource="graphql", reset_at=reset_at)
+    if "x-github-sso" in {k.lower() for k in headers} or "FORBIDDEN" in kinds:
+        raise SSORequired(
+            "Your organization requires SAML single sign-on: authorize the GitHub app for it"
+        )
+    if "NOT_FOUND" in kinds:
+        raise RepositoryGone("The repository is gone or no longer visible to this token")
+    if payload.get("data") is None:
+        raise GitHubError(f"GitHub refused the query: {text}")
+
+
+def _message(data: Any) -> str:
+    if isinstance(data, dict):
+        return str(data.get("message") or "")
+    return ""
+
+
+# -- budgets -------------------------------------------------------------------------------------
+
+
+def _budget_from_headers(headers: dict[str, Any]) -> Budget | None:
+    # GitHub: https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api
+    try:
+        remaining = int(float(headers["x-ratelimit-remaining"]))
+        limit = int(float(headers.get("x-ratelimit-limit", 0)))
+        reset = datetime.fromtimestamp(int(float(headers["x-ratelimit-reset"])), UTC)
+    except (KeyError, ValueError):
+        return None
+    resource = str(headers.get("x-ratelimit-resource") or "core")
+    return Budget(resource, limit, remaining, reset, 0)
+
+
+def _budget_from_graphql(limit: dict[str, Any]) -> Budget:
+    reset_at = parse_time(limit.get("resetAt")) or timezone.now() + timedelta(hours=1)
+    return Budget(
+        "graphql",
+        int(limit.get("limit") or 0),
+        int(limit.get("remaining") or 0),
+        reset_at,
+        int(limit.get("cost") or 0),
+    )
+
+
+def parse_time(value: object) -> datetime | None:
+    """Parse GitHub's ISO 8601 timestamps ("2024-05-01T12:00:00Z"); None stays None."""
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"not a timestamp: {value!r}")
+    return datetime.fromisoformat(value)
+
+
+def _next_link(link: str) -> str | None:
+    # GitHub: <https://api.github.com/...&page=2>; rel="next", <...>; rel="last"
+    for part in link.split(","):
+        url, _, rel = part.partition(";")
+        if 'rel="next"' in rel:
+            return url.strip().strip("<>")
+    return None
+
+
+# -- one PyGithub client per token and thread, so keep-alive connections are reused --------------
+
+_local = threading.local()
+_CLIENTS_PER_THREAD = 8
+
+
+def _github_for(token: str) -> Github:
+    clients: dict[tuple[str, str], tuple[Github, float]] = _local.__dict__.setdefault("clients", {})
+    key = (token_key(token), settings.GITHUB_API_URL)
+    found = clients.get(key)
+    if found is None:
+        if len(clients) >= _CLIENTS_PER_THREAD:
+            oldest = min(clients, key=lambda k: clients[k][1])
+            clients.pop(oldest)[0].close()
+        found = (make_github(token), time.monotonic())
+    clients[key] = (found[0], time.monotonic())
+    return found[0]

@@ -1,0 +1,75 @@
+"""Starting and settling a job; the pages in between are :mod:`sync.engine.pages`."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from sync import progress
+from sync.engine import members, state
+from sync.engine.steps import SendPage, Step
+from sync.engine.tokens import MissingToken, token_for
+from sync.github.client import Session
+from sync.github.errors import BadCredentials, GitHubError
+from sync.models import RepoSync, SyncJob, Team
+
+logger = logging.getLogger(__name__)
+
+
+def start_job(job_id: int) -> list[Step]:
+    """Refresh the team's members, mark the job running and send each repository's first page.
+
+    A bad token fails the job here, before any repository starts. Idempotent: a redelivered
+    start sends only the first pages not sent yet.
+    """
+    job = SyncJob.objects.select_related("team").filter(pk=job_id).first()
+    if job is None or job.is_finished:
+        return []
+    try:
+        session = Session(token_for(job.team_id))
+    except MissingToken as error:
+        state.job_failed(job_id, code=error.code, message=str(error))
+        return []
+    if job.status == SyncJob.Status.QUEUED:
+        try:
+            members.sync_members(team=job.team, session=session)
+        except BadCredentials:
+            state.job_failed(job_id, code="token_revoked", message=state.REVOKED)
+            return []
+        except GitHubError as error:
+            # Authors are linked once members arrive (relinked when the job finishes).
+            logger.warning("members not refreshed job=%s: %s", job_id, error)
+    _mark_running(job_id, points=session.points)
+    pending = RepoSync.objects.filter(
+        job_id=job_id, status=RepoSync.Status.QUEUED, dispatched_page__lt=0
+    ).order_by("pk")
+    steps: list[Step] = [SendPage(pk, 0) for pk in pending.values_list("pk", flat=True)]
+    return steps or state.finish_if_done(job_id)
+
+
+@transaction.atomic
+def _mark_running(job_id: int, *, points: int) -> None:
+    now = timezone.now()
+    changed = SyncJob.objects.filter(pk=job_id, status=SyncJob.Status.QUEUED).update(
+        status=SyncJob.Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if changed:
+        state.bump_job(job_id, github_points=points)
+        progress.job_changed(job_id, urgent=True)
+
+
+def finish_job(job_id: int) -> None:
+    """Settle the job once every repository is done, relinking authors that arrived late."""
+    job = SyncJob.objects.select_related("team").filter(pk=job_id).first()
+    if job is None or job.is_finished:
+        return
+    members.relink_authors(job.team)
+    state.finish_job(job_id)
+
+
+def sync_team_members(team_id: int) -> int:
+    """Refresh a team's members with its GitHub token (the select-organization step)."""
+    team = Team.objects.get(pk=team_id)
+    return members.sync_members(team=team, session=Session(token_for(team_id)))

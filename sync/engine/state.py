@@ -1,0 +1,242 @@
+"""State changes of jobs and repository syncs: written, versioned, then published after commit.
+
+Every write bumps the row's ``version`` in the same statement and asks
+:func:`sync.progress.job_changed` to publish the job once the transaction commits. Lock order
+is always repository syncs before their job, so concurrent pages and a cancel cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from sync import notifications, progress
+from sync.engine import eta
+from sync.engine.steps import FinishJob, SendPage, Step
+from sync.github.errors import Transient
+from sync.models import Integration, RepoSync, SyncJob
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+BACKOFF_BASE_S = 2
+BACKOFF_MAX_S = 120
+REVOKED = "GitHub access was revoked: reconnect"
+UNFINISHED_REPO = (
+    RepoSync.Status.QUEUED,
+    RepoSync.Status.RUNNING,
+    RepoSync.Status.WAITING,
+    RepoSync.Status.RETRYING,
+)
+
+
+def bump_job(job_id: int, **changes: object) -> int:
+    """Update an unfinished job's row and its version; return the rows changed (0 or 1)."""
+    return (
+        SyncJob.objects.filter(pk=job_id)
+        .exclude(status__in=SyncJob.FINISHED)
+        .update(version=F("version") + 1, **changes)
+    )
+
+
+def bump_repo(repo_sync_id: int, **changes: object) -> int:
+    """Update an unfinished repository sync's row and its version."""
+    return (
+        RepoSync.objects.filter(pk=repo_sync_id)
+        .exclude(status__in=RepoSync.FINISHED)
+        .update(version=F("version") + 1, **changes)
+    )
+
+
+def lock_repo(repo_sync_id: int) -> RepoSync | None:
+    """Lock an unfinished repository sync of an unfinished job for this transaction."""
+    repo_sync = (
+        RepoSync.objects.select_for_update(of=("self",))
+        .select_related("job")
+        .filter(pk=repo_sync_id)
+        .first()
+    )
+    if repo_sync is None or repo_sync.is_finished or repo_sync.job.is_finished:
+        return None
+    return repo_sync
+
+
+def backoff_s(attempt: int) -> int:
+    return min(BACKOFF_BASE_S * 2 ** (attempt - 1), BACKOFF_MAX_S)
+
+
+@transaction.atomic
+def repo_waiting(repo_sync_id: int, *, page: int, reset_at: datetime) -> list[Step]:
+    """Pause a repository until GitHub's budget resets; the job shows the resume time."""
+    repo_sync = lock_repo(repo_sync_id)
+    if repo_sync is None or repo_sync.pages_done != page:
+        return []
+    changed = repo_sync.status != RepoSync.Status.WAITING or repo_sync.retry_at != reset_at
+    if changed:
+        bump_repo(repo_sync_id, status=RepoSync.Status.WAITING, retry_at=reset_at)
+        job = repo_sync.job
+        if job.status != SyncJob.Status.WAITING or job.rate_limit_reset_at != reset_at:
+            bump_job(
+                job.pk,
+                status=SyncJob.Status.WAITING,
+                rate_limit_reset_at=reset_at,
+                eta_seconds=_eta_until(job, reset_at),
+            )
+        progress.job_changed(job.pk, urgent=True)
+    delay = max(0.0, (reset_at - timezone.now()).total_seconds()) + 1
+    logger.info(
+        "rate limited job=%s repo_sync=%s until=%s", repo_sync.job_id, repo_sync_id, reset_at
+    )
+    return [SendPage(repo_sync_id, page, delay_ms=int(delay * 1000))]
+
+
+@transaction.atomic
+def repo_retrying(repo_sync_id: int, *, page: int, error: Transient | Exception) -> list[Step]:
+    """Schedule another attempt at a page with backoff, or fail the repository after the last."""
+    repo_sync = lock_repo(repo_sync_id)
+    if repo_sync is None or repo_sync.pages_done != page:
+        return []
+    attempt = repo_sync.attempts + 1
+    if attempt > MAX_ATTEMPTS:
+        return _fail_locked(repo_sync, "github_unavailable", f"{_describe(error)}; gave up")
+    retry_after = getattr(error, "retry_after", None) or 0
+    delay = max(int(retry_after + 0.999), backoff_s(attempt))
+    message = f"{_describe(error)}: retrying in {delay} s (attempt {attempt} of {MAX_ATTEMPTS})"
+    bump_repo(
+        repo_sync_id,
+        status=RepoSync.Status.RETRYING,
+        attempts=attempt,
+        retry_at=timezone.now() + timedelta(seconds=delay),
+        error_code="secondary_rate_limit" if "secondary" in message else "transient",
+        error_message=message[:1000],
+    )
+    bump_job(repo_sync.job_id, heartbeat_at=timezone.now())
+    progress.job_changed(repo_sync.job_id, urgent=True)
+    logger.warning("retrying job=%s repo_sync=%s: %s", repo_sync.job_id, repo_sync_id, message)
+    return [SendPage(repo_sync_id, page, delay_ms=delay * 1000)]
+
+
+@transaction.atomic
+def repo_failed(repo_sync_id: int, *, code: str, message: str) -> list[Step]:
+    """Fail one repository with its reason; the others go on."""
+    repo_sync = lock_repo(repo_sync_id)
+    if repo_sync is None:
+        return []
+    return _fail_locked(repo_sync, code, message)
+
+
+def _fail_locked(repo_sync: RepoSync, code: str, message: str) -> list[Step]:
+    now = timezone.now()
+    bump_repo(
+        repo_sync.pk,
+        status=RepoSync.Status.FAILED,
+        error_code=code,
+        error_message=message[:1000],
+        retry_at=None,
+        finished_at=now,
+    )
+    bump_job(repo_sync.job_id, repos_done=F("repos_done") + 1, heartbeat_at=now)
+    progress.job_changed(repo_sync.job_id, urgent=True)
+    logger.warning(
+        "repository failed job=%s repo_sync=%s code=%s: %s",
+        repo_sync.job_id,
+        repo_sync.pk,
+        code,
+        message,
+    )
+    return finish_if_done(repo_sync.job_id)
+
+
+def finish_if_done(job_id: int) -> list[Step]:
+    """Ask for the job's finish when no repository is left (call after the job row is written)."""
+    left = RepoSync.objects.filter(job_id=job_id, status__in=UNFINISHED_REPO).exists()
+    return [] if left else [FinishJob(job_id)]
+
+
+@transaction.atomic
+def job_failed(job_id: int, *, code: str, message: str) -> None:
+    """Fail the whole job at once (the token is gone): every open repository stops with it."""
+    now = timezone.now()
+    open_repos = RepoSync.objects.filter(job_id=job_id, status__in=UNFINISHED_REPO)
+    open_repos.update(
+        status=RepoSync.Status.FAILED,
+        error_code=code,
+        error_message=message,
+        retry_at=None,
+        finished_at=now,
+        version=F("version") + 1,
+    )
+    changed = bump_job(
+        job_id,
+        status=SyncJob.Status.FAILED,
+        error_code=code,
+        error_message=message,
+        finished_at=now,
+        eta_seconds=None,
+        rate_limit_reset_at=None,
+        repos_done=F("repos_total"),
+    )
+    if not changed:
+        return
+    if code == "token_revoked":
+        team_id = SyncJob.objects.values_list("team_id", flat=True).get(pk=job_id)
+        Integration.objects.filter(team_id=team_id, provider="github").update(
+            status=Integration.Status.REVOKED, status_detail=message, updated_at=now
+        )
+    progress.job_changed(job_id, urgent=True)
+    transaction.on_commit(lambda: notifications.enqueue_sync_notice(job_id), robust=True)  # Slack
+    logger.warning("job failed job=%s code=%s: %s", job_id, code, message)
+
+
+@transaction.atomic
+def finish_job(job_id: int) -> None:
+    """Settle a job whose repositories are all done: succeeded, partial or failed."""
+    job = SyncJob.objects.select_for_update().filter(pk=job_id).first()
+    if job is None or job.is_finished:
+        return
+    statuses = list(job.repo_syncs.values_list("status", flat=True))
+    if any(status in UNFINISHED_REPO for status in statuses):
+        return
+    failed = statuses.count(RepoSync.Status.FAILED)
+    status, message = SyncJob.Status.SUCCEEDED, ""
+    if failed and failed == len(statuses):
+        status, message = SyncJob.Status.FAILED, "Every repository failed; see each one's reason"
+    elif failed:
+        status = SyncJob.Status.PARTIAL
+        message = f"{failed} of {len(statuses)} repositories failed; retry them when fixed"
+    bump_job(
+        job_id,
+        status=status,
+        error_code="repos_failed" if failed else "",
+        error_message=message,
+        finished_at=timezone.now(),
+        eta_seconds=0 if status == SyncJob.Status.SUCCEEDED else None,
+        rate_limit_reset_at=None,
+        # Concurrent pages estimate the total from each other's unsettled rows; once every
+        # repository is done, what was imported is the total.
+        **({"prs_total": F("prs_synced")} if status == SyncJob.Status.SUCCEEDED else {}),
+    )
+    progress.job_changed(job_id, urgent=True)
+    transaction.on_commit(lambda: notifications.enqueue_sync_notice(job_id), robust=True)  # Slack
+    logger.info("job finished job=%s status=%s", job_id, status)
+
+
+def _eta_until(job: SyncJob, reset_at: datetime) -> int | None:
+    """The ETA of a job that pauses until ``reset_at``: the wait, then what is left."""
+    now = timezone.now()
+    forecast = eta.forecast(
+        job=job, prs_synced=job.prs_synced, now=now, page_size=100, budget=(0, reset_at)
+    )
+    if forecast.seconds is None:
+        return None
+    return forecast.seconds
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, Transient):
+        return str(error) or "GitHub did not answer"
+    return f"Unexpected error ({type(error).__name__})"

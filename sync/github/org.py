@@ -1,0 +1,62 @@
+"""An organization's members and repositories over REST, parsed into typed rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sync.github.client import Session, parse_time
+
+
+@dataclass(frozen=True, slots=True)
+class MemberData:
+    github_id: int
+    login: str
+    avatar_url: str
+    is_bot: bool
+    role: str  # admin or member
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryData:
+    github_id: int
+    full_name: str
+    private: bool
+    archived: bool
+    pushed_at: datetime | None
+
+
+def list_members(session: Session, *, org: str) -> list[MemberData]:
+    """Return every member of ``org`` with their role (two listings: admins, then everyone)."""
+    # GitHub: https://docs.github.com/rest/orgs/members#list-organization-members
+    admins = {user["id"] for user in _all(session, f"/orgs/{org}/members", role="admin")}
+    return [
+        MemberData(
+            github_id=int(user["id"]),
+            login=str(user["login"]),
+            avatar_url=str(user.get("avatar_url") or ""),
+            is_bot=user.get("type") == "Bot",
+            role="admin" if user["id"] in admins else "member",
+        )
+        for user in _all(session, f"/orgs/{org}/members", role="all")
+    ]
+
+
+def list_repositories(session: Session, *, org: str) -> list[RepositoryData]:
+    """Return every repository of ``org`` the token can see."""
+    # GitHub: https://docs.github.com/rest/repos/repos#list-organization-repositories
+    return [
+        RepositoryData(
+            github_id=int(repo["id"]),
+            full_name=str(repo["full_name"]),
+            private=bool(repo.get("private")),
+            archived=bool(repo.get("archived")),
+            pushed_at=parse_time(repo.get("pushed_at")),
+        )
+        for repo in _all(session, f"/orgs/{org}/repos", type="all", sort="full_name")
+    ]
+
+
+def _all(session: Session, path: str, **params: Any) -> list[dict[str, Any]]:
+    return [item for page in session.rest_pages(path, params) for item in page]

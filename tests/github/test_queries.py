@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from functools import cache
+
+import graphql
+import pytest
+
+from sync.github import queries
+from tests.contract import github_spec_path
+
+QUERIES = {name: value for name, value in vars(queries).items() if name.endswith("_QUERY")}
+
+
+@cache
+def _github_schema() -> graphql.GraphQLSchema:
+    text = github_spec_path("schema.graphql").read_text()
+    # GitHub's SDL breaks a deprecation rule of the spec; the query checks are what matter.
+    return graphql.build_schema(text, assume_valid_sdl=True, assume_valid=True)
+
+
+def test_it_has_the_queries_the_engine_sends() -> None:
+    assert set(QUERIES) >= {
+        "PULL_REQUESTS_QUERY",
+        "PULL_REQUEST_TIMES_QUERY",
+        "PULL_REQUEST_REVIEWS_QUERY",
+        "PULL_REQUEST_COMMITS_QUERY",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_it_sends_only_queries_github_accepts(name: str) -> None:
+    errors = graphql.validate(_github_schema(), graphql.parse(QUERIES[name]))
+
+    assert errors == []
+
+
+def test_it_orders_pull_requests_by_last_update_newest_first() -> None:
+    for name in ("PULL_REQUESTS_QUERY", "PULL_REQUEST_TIMES_QUERY"):
+        assert "orderBy: {field: UPDATED_AT, direction: DESC}" in QUERIES[name]
+
+
+def test_it_costs_two_points_for_a_page_of_a_hundred_pull_requests() -> None:
+    assert queries.page_cost(100) == 2
+    assert queries.page_cost(25) == 1
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_it_sends_only_queries_the_sandbox_answers(name: str) -> None:
+    from sandbox.github.graphql import load_schema
+
+    errors = graphql.validate(load_schema(), graphql.parse(QUERIES[name]))
+
+    assert errors == []

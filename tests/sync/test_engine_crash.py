@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import psutil
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from sandbox.testing import RunningSandbox
+from sync import services
+from sync.models import RepoSync, SyncJob, Team, TrackedRepository
+from tests.conftest import ARTIFACTS
+from tests.processes import Process, wait_for
+from tests.sync.importing import (
+    connect,
+    forget_github_budgets,
+    recover_messages_of_dead_workers,
+    since_of,
+    start_sync_worker,
+    track_all,
+    truth_from_db,
+    wait_finished,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+THREADS = 2  # of the worker that dies: at most two repositories in flight
+
+
+@pytest.fixture
+def acme(team: Team, alice: User, github: RunningSandbox) -> Team:
+    forget_github_budgets()
+    token = connect(team, alice, github)
+    track_all(team, token)
+    return team
+
+
+def _graphql_requests(sandbox: RunningSandbox) -> int:
+    by_endpoint = sandbox.control.counters()["by_endpoint"]
+    return sum(count for name, count in by_endpoint.items() if "graphql" in name)
+
+
+@pytest.fixture
+def dying_worker(
+    acme: Team, github: RunningSandbox, request: pytest.FixtureRequest
+) -> tuple[SyncJob, int]:
+    """Start a job on a two-thread worker and SIGKILL it once a page is written.
+
+    Returns the job and how many repositories were still open when the worker died. Without
+    the long-tail repositories every GraphQL request is a page, so the sandbox's request count
+    tells how many pages were fetched twice.
+    """
+    for name in ("api", "web"):
+        github.control.delete_repo("acme", name)
+        TrackedRepository.objects.filter(full_name=f"acme/{name}").delete()
+    github.control.set_latency(fixed_ms=300)
+    log = ARTIFACTS / "logs" / f"worker-{request.node.name}-killed.log"
+    worker = start_sync_worker(log, threads=THREADS, GITHUB_API_URL=github.api_url)
+    job = services.start_sync(team=acme, history_since=timezone.now() - timedelta(days=800))
+    wait_for(lambda: RepoSync.objects.filter(job=job, pages_done__gt=0).exists(), timeout=30)
+    _kill_tree(worker)
+    open_repos = RepoSync.objects.filter(job=job).exclude(status=RepoSync.Status.SUCCEEDED)
+    return job, open_repos.count()
+
+
+@pytest.fixture
+def new_worker(github: RunningSandbox, request: pytest.FixtureRequest) -> Iterator[None]:
+    log = ARTIFACTS / "logs" / f"worker-{request.node.name}-new.log"
+    worker = start_sync_worker(log, GITHUB_API_URL=github.api_url)
+    yield
+    worker.stop()
+
+
+def test_it_finishes_a_job_whose_worker_was_killed_refetching_at_most_a_page_per_repository(
+    acme: Team, github: RunningSandbox, dying_worker: tuple[SyncJob, int], new_worker: None
+) -> None:
+    job, open_repos = dying_worker
+    time.sleep(1.2)  # the dead worker's Dramatiq heartbeat grows older than 1 s
+    recover_messages_of_dead_workers()
+
+    job = wait_finished(job, timeout=90)
+
+    assert job.status == SyncJob.Status.SUCCEEDED
+    assert open_repos > 0  # the worker died mid-sync
+    assert truth_from_db(acme) == github.control.truth("acme", since=since_of(job))
+    assert 0 <= _refetched(github, job) <= min(THREADS, open_repos)
+
+
+def test_it_resumes_a_stalled_job_on_request_without_fetching_a_page_twice_over(
+    acme: Team, github: RunningSandbox, dying_worker: tuple[SyncJob, int], new_worker: None
+) -> None:
+    job, open_repos = dying_worker  # its messages stay with the dead worker
+
+    services.resume_job(job=job)
+
+    job = wait_finished(job, timeout=90)
+    assert job.status == SyncJob.Status.SUCCEEDED
+    assert truth_from_db(acme) == github.control.truth("acme", since=since_of(job))
+    assert 0 <= _refetched(github, job) <= open_repos
+
+
+def _refetched(github: RunningSandbox, job: SyncJob) -> int:
+    pages = sum(RepoSync.objects.filter(job=job).values_list("pages_done", flat=True))
+    return _graphql_requests(github) - pages
+
+
+def _kill_tree(process: Process) -> None:
+    """SIGKILL a worker and its forked children at once, as a crash would."""
+    parent = psutil.Process(process.popen.pid)
+    for child in parent.children(recursive=True):
+        child.kill()
+    process.kill()
