@@ -7,7 +7,10 @@ layer connection (``async_to_sync`` per call would open a loop and a connection 
 and publishes each job at most ``MAX_PER_SECOND`` times a second; an urgent change (a status
 change, an error) goes out at once.
 
-Groups: ``sync.job.<id>``, ``sync.team.<team_id>`` and ``sync.staff``.
+Groups: ``sync.job.<id>``, ``sync.team.<team_id>`` and ``sync.staff``. Each group's message
+also carries ``html``: the fragments that group's audience shows (the progress page, the team's
+summary, the staff row), rendered once here so that consumers only forward them, and
+``group``, the group it was sent to.
 """
 
 from __future__ import annotations
@@ -16,16 +19,23 @@ import asyncio
 import logging
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.db import close_old_connections, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.utils import timezone
 
+from sync import fragments
 from sync.models import SyncJob
 
 logger = logging.getLogger(__name__)
 
 MAX_PER_SECOND = 4
+# The publisher keeps its database connection while it is busy, and closes it after this long
+# without work (reconnecting for every publish costs more than the rest of a publish).
+IDLE_SECONDS = 2.0
 STAFF_GROUP = "sync.staff"
 
 
@@ -64,6 +74,7 @@ def snapshot(job: SyncJob) -> dict[str, Any]:
     return {
         "id": job.id,
         "team_id": job.team_id,
+        "team_name": job.team.github_org_login,
         "kind": job.kind,
         "status": job.status,
         "version": job.version,
@@ -77,7 +88,10 @@ def snapshot(job: SyncJob) -> dict[str, Any]:
         "rate_limit_reset_at": job.rate_limit_reset_at.isoformat()
         if job.rate_limit_reset_at
         else None,
-        "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None,
+        "heartbeat_at": _iso(job.heartbeat_at),
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
         "error_code": job.error_code,
         "error_message": job.error_message,
         "repos": repos,
@@ -85,8 +99,41 @@ def snapshot(job: SyncJob) -> dict[str, Any]:
 
 
 def build_message(job: SyncJob) -> dict[str, Any]:
-    """Return the channel-layer message for ``job``'s current state."""
-    return {"type": "sync.update", "job_id": job.id, "version": job.version, "state": snapshot(job)}
+    """Return the message for the job's own group: its current state and the page's fragments."""
+    return build_messages(job)[job_group(job.id)]
+
+
+def build_messages(job: SyncJob) -> dict[str, dict[str, Any]]:
+    """Return one message per group, each with the fragments that group's audience shows."""
+    return messages_for_state(snapshot(job))
+
+
+def messages_for_state(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Render ``state`` once per audience into the message each group receives."""
+    now = timezone.now()
+    rendered = {
+        job_group(state["id"]): fragments.render_page(state, now),
+        team_group(state["team_id"]): fragments.render_team(state, now),
+        STAFF_GROUP: fragments.render_staff(state, now),
+    }
+    return {
+        group: {
+            "type": "sync.update",
+            "group": group,
+            "job_id": state["id"],
+            "version": state["version"],
+            "state": state,
+            "html": html,
+        }
+        for group, html in rendered.items()
+    }
+
+
+async def publish_from_db(job_id: int) -> None:
+    """Read the job and send its state to its groups from the running event loop."""
+    messages = await database_sync_to_async(_read_messages)(job_id)
+    if messages:
+        await _send(get_channel_layer(), messages)
 
 
 def publish_now(job_id: int) -> None:
@@ -119,7 +166,9 @@ class _Publisher:
                 self._condition.wait(0.05)
 
     def _next_due(self) -> list[int]:
+        """Return the jobs due now; an empty list once nothing has been asked for a while."""
         with self._condition:
+            idle_since = time.monotonic()
             while True:
                 now = time.monotonic()
                 due = [job for job, at in self._pending.items() if at <= now]
@@ -128,19 +177,24 @@ class _Publisher:
                         del self._pending[job]
                     self._in_flight = len(due)
                     return due
-                wait = min(self._pending.values(), default=now + 1) - now
+                if not self._pending and now - idle_since >= IDLE_SECONDS:
+                    return []
+                wait = min(self._pending.values(), default=idle_since + IDLE_SECONDS) - now
                 self._condition.wait(max(wait, 0.005))
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
         layer = get_channel_layer()
         while True:
-            for job_id in self._next_due():
+            due = self._next_due()
+            if not due:
+                connection.close()  # idle: give the database connection back
+            for job_id in due:
                 self._last[job_id] = time.monotonic()
                 try:
-                    message = _load_message(job_id)
-                    if message is not None:
-                        loop.run_until_complete(_send(layer, message))
+                    messages = _load_messages(job_id)
+                    if messages:
+                        loop.run_until_complete(_send(layer, messages))
                 except Exception:
                     logger.exception("publishing sync progress failed job=%s", job_id)
             with self._condition:
@@ -148,16 +202,27 @@ class _Publisher:
                 self._condition.notify_all()
 
 
-async def _send(layer: Any, message: dict[str, Any]) -> None:
-    state = message["state"]
-    for group in (job_group(state["id"]), team_group(state["team_id"]), STAFF_GROUP):
-        await layer.group_send(group, message)
+async def _send(layer: Any, messages: dict[str, dict[str, Any]]) -> None:
+    await asyncio.gather(*(layer.group_send(group, msg) for group, msg in messages.items()))
 
 
-def _load_message(job_id: int) -> dict[str, Any] | None:
-    close_old_connections()
-    job = SyncJob.objects.filter(pk=job_id).first()
-    return None if job is None else build_message(job)
+def _load_messages(job_id: int) -> dict[str, dict[str, Any]] | None:
+    # The publisher thread keeps its connection while busy (see IDLE_SECONDS); a broken one is
+    # replaced once.
+    try:
+        return _read_messages(job_id)
+    except (InterfaceError, OperationalError):
+        connection.close()
+        return _read_messages(job_id)
+
+
+def _read_messages(job_id: int) -> dict[str, dict[str, Any]] | None:
+    job = SyncJob.objects.select_related("team").filter(pk=job_id).first()
+    return None if job is None else build_messages(job)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 _lock = threading.Lock()

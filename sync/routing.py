@@ -1,7 +1,12 @@
-"""WebSocket routes; the consumers arrive with the live progress page."""
+"""WebSocket routes for live sync progress."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from sync import consumers
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/sync/staff/", consumers.StaffProgressConsumer.as_asgi()),
+    path("ws/sync/<int:job_id>/", consumers.JobProgressConsumer.as_asgi()),
+]

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from sync import access, fragments, progress, services
+from sync.models import SyncJob
+
+
+def _job_or_404(request: HttpRequest, job_id: int) -> SyncJob:
+    try:
+        return access.get_job_for_user(request.user, job_id)
+    except access.JobNotFound:
+        raise Http404("No such import") from None
+
+
+def _answer(request: HttpRequest, page: str, *, message: str = "", go: str = "") -> HttpResponse:
+    """Answer an action: htmx shows ``message`` (the socket shows the rest) or follows ``go``;
+    a plain form post is redirected."""
+    if not request.headers.get("HX-Request"):
+        return redirect(go or page)
+    response = render(request, "sync/action_result.html", {"message": message})
+    if go and go != page:
+        response["HX-Redirect"] = go
+    return response
+
+
+def _act(
+    request: HttpRequest, job_id: int, action: Callable[[SyncJob], SyncJob], done: str
+) -> HttpResponse:
+    job = _job_or_404(request, job_id)
+    page = _page(job.pk)
+    try:
+        result = action(job)
+    except services.SyncAlreadyRunning as error:
+        return _answer(request, page, message=str(error), go=_page(error.job_id))
+    except services.SyncError as error:
+        return _answer(request, page, message=str(error))
+    return _answer(request, page, message=done, go=_page(result.pk))
+
+
+def _page(job_id: int) -> str:
+    return reverse("onboarding:sync", args=[job_id])
+
+
+@login_required
+def sync_progress(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _job_or_404(request, job_id)
+    context = fragments.page_context(progress.snapshot(job))
+    return render(request, "onboarding/sync.html", context)
+
+
+@login_required
+@require_POST
+def sync_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    return _act(
+        request,
+        job_id,
+        lambda job: services.cancel_job(job=job, by=request.user),
+        "Cancelled. What was imported so far is kept.",
+    )
+
+
+@login_required
+@require_POST
+def sync_retry(request: HttpRequest, job_id: int) -> HttpResponse:
+    return _act(
+        request,
+        job_id,
+        lambda job: services.retry_failed_repositories(job=job, by=request.user),
+        "Retrying the failed repositories.",
+    )
+
+
+@login_required
+@require_POST
+def sync_run_now(request: HttpRequest, job_id: int) -> HttpResponse:
+    return _act(
+        request,
+        job_id,
+        lambda job: services.resume_job(job=job, by=request.user),
+        "Sent to the job queue again; it starts as soon as a worker takes it.",
+    )
+
+
+@login_required
+@require_POST
+def sync_reconnect(request: HttpRequest, job_id: int) -> HttpResponse:
+    page = _page(_job_or_404(request, job_id).pk)
+    return _answer(request, page, go=f"{reverse('onboarding:github_connect')}?next={page}")

@@ -1,0 +1,178 @@
+"""Push-only WebSockets for sync progress: one job's page, and the staff view of every job.
+
+A consumer authorizes through ``sync.access`` (the check the views use), joins its groups,
+sends a snapshot rendered from the database, then forwards what the groups carry: HTML that
+the publisher rendered once per audience, so forwarding does no database work. Group messages
+reach the sockets through ``sync.fanout`` (one channel-layer receive per process, not one per
+socket).
+
+Refusals are sent after ``accept()`` as a 44xx close code, which the browser's reconnect logic
+does not retry (closing before ``accept()`` becomes an HTTP 403 that looks like a network
+failure and is retried forever). Sockets close themselves with 4012 ("reconnect now", which
+the page's script honours) before Daphne's websocket timeout and the channel layer's group
+expiry (both a day) cut them off, so the client reconnects and gets a fresh snapshot and fresh
+group membership.
+
+Stalls are noticed on the server too: every state a socket shows goes to ``sync.stalls``,
+which publishes the job when it turns stalled (see there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from sync import access, fanout, fragments, progress, stalls
+from sync.models import SyncJob
+
+logger = logging.getLogger(__name__)
+
+REFUSED = 4403  # not a member of the job's team, not staff, or not signed in
+FRAME_TOO_LARGE = 4413
+TOO_MANY_FRAMES = 4429
+# "Reconnect now": the page's script reconnects (with backoff) on this code. Daphne's
+# websocket library only sends 1000 or 3000-4999, so the 1012 that htmx-ext-ws would retry by
+# itself cannot be sent.
+RECONNECT = 4012
+MAX_FRAME_BYTES = 1024
+MAX_FRAMES_PER_MINUTE = 30
+STAFF_RECENT_JOBS = 50
+
+
+def _socket_max_age() -> float:
+    """Seconds before a socket closes itself: under a day, spread so clients don't all return."""
+    max_age = float(settings.SYNC_SOCKET_MAX_AGE)
+    return max_age * random.uniform(0.9, 1.0)
+
+
+class _ProgressConsumer(AsyncWebsocketConsumer):
+    """Shared behaviour: refusal, push-only frames, lifetime, versions and stall timers."""
+
+    # Group messages arrive through sync.fanout: a socket needs no channel of its own.
+    channel_layer_alias = None  # type: ignore[assignment]
+
+    async def connect(self) -> None:
+        self.versions: dict[int, int] = {}
+        self.joined: list[str] = []
+        self.frame_times: list[float] = []
+        self.lifetime: asyncio.TimerHandle | None = None
+        self.early: list[dict[str, Any]] | None = []  # updates that beat the snapshot
+        groups = await self.authorize()
+        await self.accept()
+        if groups is None:
+            await self.close(code=REFUSED)
+            return
+        for group in groups:  # join first, then read: nothing falls between the two
+            await fanout.join(group, self)
+            self.joined.append(group)
+        html, states = await self.load_snapshot()
+        await self.send(text_data=html)
+        for state in states:
+            self.remember(state)
+        early, self.early = self.early or [], None
+        for message in early:
+            await self.deliver(message)
+        loop = asyncio.get_running_loop()
+        self.lifetime = loop.call_later(_socket_max_age(), self.expire)
+
+    async def authorize(self) -> list[str] | None:
+        """Return the groups to join, or None to refuse the socket."""
+        raise NotImplementedError
+
+    async def load_snapshot(self) -> tuple[str, list[dict[str, Any]]]:
+        """Return the snapshot's HTML and the job states it shows, read from the database."""
+        raise NotImplementedError
+
+    async def disconnect(self, code: int) -> None:
+        if self.lifetime is not None:
+            self.lifetime.cancel()
+        for group in self.joined:
+            await fanout.leave(group, self)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # Push-only: client frames are ignored, within limits.
+        if len(text_data or "") + len(bytes_data or b"") > MAX_FRAME_BYTES:
+            await self.close(code=FRAME_TOO_LARGE)
+            return
+        now = time.monotonic()
+        self.frame_times = [moment for moment in self.frame_times if now - moment < 60]
+        self.frame_times.append(now)
+        if len(self.frame_times) > MAX_FRAMES_PER_MINUTE:
+            await self.close(code=TOO_MANY_FRAMES)
+
+    async def deliver(self, message: dict[str, Any]) -> None:
+        """Forward a group message (see sync.fanout), unless this socket showed a newer one."""
+        if self.early is not None:
+            self.early.append(message)  # the snapshot is still on its way
+            return
+        job_id, version = message["job_id"], message["version"]
+        if version < self.versions.get(job_id, -1):
+            return
+        await self.send(text_data=message["html"])
+        self.remember(message["state"])
+
+    async def feed_lost(self) -> None:
+        self.joined = []
+        await self.close(code=RECONNECT)  # the browser reconnects and gets a fresh snapshot
+
+    def remember(self, state: dict[str, Any]) -> None:
+        """Note the version this socket shows, and have the job watched for a stall."""
+        self.versions[state["id"]] = state["version"]
+        stalls.watch(state)
+
+    def expire(self) -> None:
+        self.closing = asyncio.ensure_future(self.close(code=RECONNECT))
+
+
+class JobProgressConsumer(_ProgressConsumer):
+    """One job's progress page: ``/ws/sync/<job_id>/``."""
+
+    async def authorize(self) -> list[str] | None:
+        self.job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
+        try:
+            await database_sync_to_async(access.get_job_for_user)(self.scope["user"], self.job_id)
+        except access.JobNotFound:
+            logger.info("refused sync socket job=%s", self.job_id)
+            return None
+        return [progress.job_group(self.job_id)]
+
+    async def load_snapshot(self) -> tuple[str, list[dict[str, Any]]]:
+        return await database_sync_to_async(_job_snapshot)(self.job_id)
+
+
+class StaffProgressConsumer(_ProgressConsumer):
+    """Every team's jobs, for staff: ``/ws/sync/staff/``."""
+
+    async def authorize(self) -> list[str] | None:
+        if not access.is_staff(self.scope["user"]):
+            logger.info("refused staff sync socket")
+            return None
+        return [progress.STAFF_GROUP]
+
+    async def load_snapshot(self) -> tuple[str, list[dict[str, Any]]]:
+        return await database_sync_to_async(_staff_snapshot)()
+
+
+def _job_snapshot(job_id: int) -> tuple[str, list[dict[str, Any]]]:
+    state = progress.snapshot(SyncJob.objects.select_related("team").get(pk=job_id))
+    return fragments.render_page(state), [state]
+
+
+def _staff_snapshot() -> tuple[str, list[dict[str, Any]]]:
+    jobs = SyncJob.objects.select_related("team").order_by("-created_at")
+    recent = list(jobs.filter(status__in=fragments.ACTIVE)) + list(
+        jobs.exclude(status__in=fragments.ACTIVE)[:STAFF_RECENT_JOBS]
+    )
+    states = [progress.snapshot(job) for job in recent]
+    now = timezone.now()
+    rows = [fragments.page_context(state, now) for state in states]
+    return render_to_string("sync/staff_jobs.html", {"rows": rows}), states

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth.models import User
+from django.test import Client
+from django.utils import timezone
+
+from sync.models import RepoSync, SyncJob, Team
+from tests.sync.jobs import make_job
+
+
+def _browser(user: User | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def test_it_shows_a_member_the_progress_page(bob: User, team: Team) -> None:
+    job = make_job(team, status=SyncJob.Status.RUNNING, prs_synced=150, eta_seconds=200)
+    RepoSync.objects.filter(job=job).update(prs_synced=75, status=RepoSync.Status.RUNNING)
+
+    response = _browser(bob).get(f"/onboarding/sync/{job.pk}/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f'ws-connect="/ws/sync/{job.pk}/"' in page
+    assert 'role="progressbar"' in page and 'aria-valuenow="75"' in page
+    assert 'data-testid="prs-synced">150<' in page
+    assert "About 4 min left" in page
+    assert page.count('data-testid="repo-row"') == 2
+    assert "<noscript>" in page
+    assert "htmx-2.0.11.min.js" in page and "htmx-ext-ws-2.0.4.min.js" in page
+
+
+def test_it_hides_the_job_from_someone_outside_the_team(charlie: User, team: Team) -> None:
+    job = make_job(team)
+
+    assert _browser(charlie).get(f"/onboarding/sync/{job.pk}/").status_code == 404
+    assert _browser(charlie).post(f"/onboarding/sync/{job.pk}/cancel/").status_code == 404
+    assert SyncJob.objects.get(pk=job.pk).status == SyncJob.Status.QUEUED
+
+
+def test_it_sends_an_anonymous_visitor_to_sign_in(team: Team) -> None:
+    job = make_job(team)
+
+    response = _browser(None).get(f"/onboarding/sync/{job.pk}/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/onboarding/start/")
+
+
+def test_it_shows_the_rate_limit_pause_with_its_resume_time(alice: User, team: Team) -> None:
+    reset = timezone.now().replace(microsecond=0) + timedelta(minutes=7)
+    job = make_job(team, status=SyncJob.Status.WAITING, rate_limit_reset_at=reset)
+
+    page = _browser(alice).get(f"/onboarding/sync/{job.pk}/").content.decode()
+
+    assert "Paused by GitHub's rate limit" in page
+    assert f'<time datetime="{reset.isoformat()}" data-local-time>{reset:%H:%M} UTC</time>' in page
+    assert f'data-countdown="{reset.isoformat()}"' in page
+
+
+def test_it_offers_reconnect_when_the_token_was_revoked(alice: User, team: Team) -> None:
+    job = make_job(
+        team,
+        status=SyncJob.Status.FAILED,
+        error_code="token_revoked",
+        error_message="GitHub access was revoked: reconnect",
+    )
+
+    client = _browser(alice)
+    page = client.get(f"/onboarding/sync/{job.pk}/").content.decode()
+    response = client.post(f"/onboarding/sync/{job.pk}/reconnect/", HTTP_HX_REQUEST="true")
+
+    assert 'data-testid="reconnect-banner"' in page and "Reconnect GitHub" in page
+    assert response["HX-Redirect"] == f"/onboarding/github/connect/?next=/onboarding/sync/{job.pk}/"
+
+
+def test_it_offers_retry_and_continue_when_some_repositories_failed(
+    alice: User, team: Team
+) -> None:
+    job = make_job(team, status=SyncJob.Status.PARTIAL, repos_done=2)
+    RepoSync.objects.filter(job=job).update(status=RepoSync.Status.SUCCEEDED)
+    RepoSync.objects.filter(job=job, repository__full_name="acme/repo-2").update(
+        status=RepoSync.Status.FAILED, error_code="repo_gone", error_message="Repository deleted"
+    )
+
+    page = _browser(alice).get(f"/onboarding/sync/{job.pk}/").content.decode()
+
+    assert "1 repository could not be imported" in page
+    assert "Retry failed repositories" in page
+    assert "Repository deleted" in page
+    assert 'data-testid="continue"' in page
+
+
+def test_it_shows_a_job_no_worker_picked_up_as_stalled(bob: User, team: Team) -> None:
+    job = make_job(team, created_at=timezone.now() - timedelta(seconds=20))
+
+    page = _browser(bob).get(f"/onboarding/sync/{job.pk}/").content.decode()
+
+    assert 'data-testid="stalled-banner"' in page and "Run it now" in page
+
+
+def test_it_cancels_the_import(bob: User, team: Team) -> None:
+    job = make_job(team, status=SyncJob.Status.RUNNING)
+
+    response = _browser(bob).post(f"/onboarding/sync/{job.pk}/cancel/", HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    assert "Cancelled" in response.content.decode()
+    assert SyncJob.objects.get(pk=job.pk).status == SyncJob.Status.CANCELLED
+
+
+def test_it_explains_why_a_finished_import_cannot_be_cancelled(bob: User, team: Team) -> None:
+    job = make_job(team, status=SyncJob.Status.SUCCEEDED)
+
+    response = _browser(bob).post(f"/onboarding/sync/{job.pk}/cancel/", HTTP_HX_REQUEST="true")
+
+    assert "already finished" in response.content.decode()
+
+
+def test_it_retries_failed_repositories_in_a_new_job(alice: User, team: Team) -> None:
+    job = make_job(team, status=SyncJob.Status.PARTIAL)
+    RepoSync.objects.filter(job=job, repository__full_name="acme/repo-2").update(
+        status=RepoSync.Status.FAILED
+    )
+
+    response = _browser(alice).post(f"/onboarding/sync/{job.pk}/retry/", HTTP_HX_REQUEST="true")
+
+    retry = SyncJob.objects.exclude(pk=job.pk).get()
+    assert response["HX-Redirect"] == f"/onboarding/sync/{retry.pk}/"
+    assert [rs.repository.full_name for rs in retry.repo_syncs.all()] == ["acme/repo-2"]
+
+
+def test_it_sends_a_plain_form_back_to_the_page(bob: User, team: Team) -> None:
+    job = make_job(team, status=SyncJob.Status.RUNNING)
+
+    response = _browser(bob).post(f"/onboarding/sync/{job.pk}/cancel/")
+
+    assert response.status_code == 302 and response["Location"] == f"/onboarding/sync/{job.pk}/"
+
+
+def test_it_asks_for_sso_authorization_when_the_organization_requires_it(
+    alice: User, team: Team
+) -> None:
+    job = make_job(team, status=SyncJob.Status.PARTIAL)
+    RepoSync.objects.filter(job=job, repository__full_name="acme/repo-1").update(
+        status=RepoSync.Status.FAILED,
+        error_code="sso_required",
+        error_message="Resource protected by organization SAML enforcement",
+    )
+
+    page = _browser(alice).get(f"/onboarding/sync/{job.pk}/").content.decode()
+
+    assert "requires SAML single sign-on" in page and "Reconnect GitHub" in page
+    assert "revoked" not in page
