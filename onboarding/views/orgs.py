@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from onboarding.forms import ChooseOrganizationForm, OrganizationPageForm
+from onboarding.views.github import render_github_error
+from sync import accounts
+from sync.github import orgs as github_orgs
+from sync.github.client import GitHubError
+from sync.models import Membership, Team
+
+# The team the user is onboarding, remembered across the flow's pages. Every page still checks
+# membership through accounts.get_membership_for_user: the session only says which team.
+TEAM_KEY = "onboarding_team_id"
+
+
+def current_membership(request: HttpRequest) -> Membership:
+    """Return the signed-in user's membership of the team they are onboarding.
+
+    Raises accounts.NotAMember when they are in no team (or not in the remembered one).
+    """
+    team_id = request.session.get(TEAM_KEY)
+    membership = accounts.get_membership_for_user(
+        user=request.user,  # type: ignore[arg-type]
+        team_id=int(team_id) if team_id is not None else None,
+    )
+    if team_id != membership.team_id:
+        request.session[TEAM_KEY] = membership.team_id
+    return membership
+
+
+@never_cache
+@login_required
+@require_GET
+def select_org(request: HttpRequest) -> HttpResponse:
+    form = OrganizationPageForm(request.GET)
+    page = form.cleaned_data["page"] if form.is_valid() else 1
+    try:
+        token = accounts.get_github_token(request.user)  # type: ignore[arg-type]
+        result = github_orgs.list_user_orgs(token, page=page)
+    except accounts.NotConnected:
+        return redirect("onboarding:start")
+    except GitHubError as error:
+        return render_github_error(request, error)
+    ids = [org.id for org in result.organizations]
+    teams = dict(Team.objects.filter(github_org_id__in=ids).values_list("github_org_id", "pk"))
+    mine = set(
+        Membership.objects.filter(user=request.user, team_id__in=teams.values()).values_list(
+            "team_id", flat=True
+        )
+    )
+    rows = [
+        {"org": org, "has_team": org.id in teams, "member": teams.get(org.id) in mine}
+        for org in result.organizations
+    ]
+    return render(request, "onboarding/select_org.html", {"rows": rows, "result": result})
+
+
+@login_required
+@require_POST
+def choose_org(request: HttpRequest) -> HttpResponse:
+    form = ChooseOrganizationForm(request.POST)
+    if not form.is_valid():
+        context = {
+            "title": "That is not an organization",
+            "message": "The organization you sent is not a GitHub organization name.",
+            "fix": "Choose one of your organizations from the list.",
+            "back": True,
+        }
+        return render(request, "onboarding/github_problem.html", context, status=400)
+    login = form.cleaned_data["org"]
+    try:
+        token = accounts.get_github_token(request.user)  # type: ignore[arg-type]
+        org_membership = github_orgs.get_org_membership(token, login)
+        choice = accounts.choose_organization(
+            user=request.user,  # type: ignore[arg-type]
+            org_membership=org_membership,
+        )
+    except accounts.NotConnected:
+        return redirect("onboarding:start")
+    except github_orgs.NotFound:
+        return _not_in_org(request, login)
+    except accounts.NotInOrganization:
+        return _not_in_org(request, login, pending=True)
+    except GitHubError as error:
+        return render_github_error(request, error)
+    request.session[TEAM_KEY] = choice.membership.team_id
+    team = choice.membership.team
+    if choice.membership.role == Membership.Role.ADMIN and not team.repositories.exists():
+        return redirect("onboarding:select_repos")
+    return redirect("onboarding:complete")  # members, and teams already set up
+
+
+def _not_in_org(request: HttpRequest, login: str, *, pending: bool = False) -> HttpResponse:
+    if pending:
+        message = f"Your invitation to {login} on GitHub is not accepted yet."
+        fix = f"Accept the invitation on GitHub, then choose {login} again."
+    else:
+        message = f"GitHub says your account is not a member of {login}."
+        fix = "Choose one of your organizations below, or ask an owner to add you on GitHub."
+    context = {
+        "title": "You are not a member of this organization",
+        "message": message,
+        "fix": fix,
+        "back": True,
+    }
+    return render(request, "onboarding/github_problem.html", context, status=403)

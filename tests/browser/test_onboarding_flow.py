@@ -1,0 +1,162 @@
+"""A new user walks the whole onboarding flow in Debian's Chromium.
+
+Daphne serves the app in a subprocess, a real Dramatiq worker imports from the sandbox GitHub
+through Redis, and every step leaves a screenshot under artifacts/screenshots/. The Jira and
+Slack steps are skipped here; their own tests connect them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from django.db import connections
+from playwright.sync_api import Browser, Page, expect
+
+from sandbox.testing import RunningSandbox
+from sync.models import GitHubAccount, Membership, PullRequest, SyncJob, TrackedRepository
+from tests.browser.servers import DaphneServer
+from tests.conftest import ARTIFACTS
+from tests.onboarding.personas import CLIENT_ID, CLIENT_SECRET
+from tests.processes import Process, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = ARTIFACTS / "screenshots"
+
+
+@pytest.fixture
+def web(
+    request: pytest.FixtureRequest, transactional_db: None, github: RunningSandbox
+) -> Iterator[str]:
+    """Daphne serving the app, on this run's database, Redis and the sandbox GitHub."""
+    server = DaphneServer(
+        ARTIFACTS / "logs" / request.node.name,
+        GITHUB_API_URL=github.api_url,
+        GITHUB_CLIENT_ID=CLIENT_ID,
+        GITHUB_CLIENT_SECRET=CLIENT_SECRET,
+    )
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def _shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"onboarding-{name}.png"), full_page=True)
+
+
+def test_it_walks_a_new_user_from_start_to_the_team_overview(
+    web: str, github: RunningSandbox, worker: Process, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    try:
+        _walk(context.new_page(), web, github)
+    finally:
+        context.close()
+        # Inside Playwright's greenlet Django keeps connections of its own: close them.
+        connections.close_all()
+
+
+def _walk(page: Page, web: str, github: RunningSandbox) -> None:
+    # 1. Start, then GitHub's Authorize page (the sandbox's), then back signed in.
+    page.goto(f"{web}/onboarding/start/")
+    expect(page.get_by_role("heading", name="Bring your GitHub organization in")).to_be_visible()
+    _shot(page, "1-start")
+    page.get_by_role("button", name="Continue with GitHub").click()
+    expect(page.get_by_role("heading", name=re.compile("^Authorize "))).to_be_visible()
+    assert page.url.startswith(github.url)
+    _shot(page, "2-github-authorize")
+    page.get_by_role("button", name=re.compile("^Authorize ")).click()
+
+    # 2. Organizations: choosing acme creates the team, with the new user as its admin.
+    expect(page.get_by_role("heading", name="Choose your organization")).to_be_visible()
+    account = GitHubAccount.objects.get(login="mona")
+    _shot(page, "3-organizations")
+    page.get_by_role("button", name="Choose acme").click()
+
+    # 3. Repositories: the shell first, then the list from GitHub; pick all but archived.
+    expect(page.get_by_role("heading", name="Choose repositories of acme")).to_be_visible()
+    rows = page.locator("#repo-rows li.pick")
+    expect(rows.first).to_be_visible(timeout=10_000)
+    total = rows.count()
+    page.get_by_placeholder("Filter by name").fill("zzz-no-such-repo")
+    expect(page.get_by_text("No repository matches the filter.")).to_be_visible()
+    page.get_by_placeholder("Filter by name").fill("")
+    page.get_by_role("button", name="Select all shown").click()
+    expect(page.get_by_test_id("repo-count")).to_have_text(f"{total} selected")
+    _shot(page, "4-repositories")
+    page.get_by_role("button", name=re.compile(r"^Import \d+ repositor")).click()
+
+    # 4. Live progress until the import is done.
+    expect(page).to_have_url(re.compile(r"/onboarding/sync/\d+/$"))
+    job = SyncJob.objects.get(team__github_org_login="acme")
+    membership = Membership.objects.get(user=account.user, team=job.team)
+    assert membership.role == Membership.Role.ADMIN
+    assert TrackedRepository.objects.filter(team=job.team).count() == total
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "connected")
+    _shot(page, "5-progress")
+    wait_for(lambda: SyncJob.objects.get(pk=job.pk).is_finished, timeout=90, interval=0.5)
+    expect(page.locator("#sync-status")).to_have_attribute(
+        "data-status", re.compile("^(succeeded|partial)"), timeout=10_000
+    )
+    _shot(page, "6-progress-done")
+    page.get_by_role("link", name=re.compile("^Continue")).first.click()
+
+    # 5-6. Jira and Slack are optional: skip both.
+    expect(page).to_have_url(re.compile(r"/onboarding/jira/$"))
+    _shot(page, "7-jira")
+    page.get_by_test_id("skip").click()
+    expect(page).to_have_url(re.compile(r"/onboarding/slack/$"))
+    _shot(page, "8-slack")
+    page.get_by_test_id("skip").click()
+
+    # 7. The team overview shows what was imported.
+    expect(page).to_have_url(re.compile(r"/onboarding/complete/$"))
+    expect(page.get_by_role("heading", name="acme", exact=True)).to_be_visible()
+    imported = PullRequest.objects.filter(repository__team=job.team).count()
+    assert imported > 0
+    table = page.get_by_test_id("repo-table")
+    expect(table.locator("tbody tr")).to_have_count(total)
+    shown = sum(int(cell) for cell in table.locator("tbody tr td:nth-child(2)").all_inner_texts())
+    assert shown == imported
+    expect(page.get_by_role("button", name="Sync new activity now")).to_be_enabled()
+    _shot(page, "9-complete")
+
+    # An incremental sync from the overview; the overview shows it live until it is done.
+    page.get_by_role("button", name="Sync new activity now").click()
+    expect(page).to_have_url(re.compile(r"/onboarding/sync/\d+/$"))
+    again = SyncJob.objects.exclude(pk=job.pk).get()
+    assert again.kind == SyncJob.Kind.INCREMENTAL
+    page.goto(f"{web}/onboarding/complete/")
+    if not SyncJob.objects.get(pk=again.pk).is_finished:
+        live = page.get_by_test_id("current-job")
+        expect(live.get_by_test_id("connection")).to_have_attribute("data-state", "connected")
+        _shot(page, "10-complete-live")
+        # When it finishes the overview reloads itself with the new counts.
+        expect(live).to_have_count(0, timeout=60_000)
+    wait_for(lambda: SyncJob.objects.get(pk=again.pk).is_finished, timeout=60, interval=0.5)
+    expect(page.get_by_test_id("last-sync")).to_contain_text("Done")
+
+
+def test_it_lists_repositories_without_javascript(web: str, browser: Browser) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(f"{web}/onboarding/start/")
+        page.get_by_role("button", name="Continue with GitHub").click()
+        page.get_by_role("button", name=re.compile("^Authorize ")).click()
+        page.get_by_role("button", name="Choose acme").click()
+        page.get_by_role("link", name="show the repositories").click()
+        expect(page.locator("#repo-rows li.pick").first).to_be_visible()
+        page.locator("#repo-rows input[type=checkbox]").first.check()
+        _shot(page, "nojs-repositories")
+        page.get_by_role("button", name="Import selected repositories").click()
+        expect(page).to_have_url(re.compile(r"/onboarding/sync/\d+/$"))
+    finally:
+        context.close()
+        connections.close_all()
+    assert TrackedRepository.objects.count() == 1

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from sandbox.testing import RunningSandbox
+from sync.models import Integration, Membership, Team
+from tests.onboarding.personas import Identity, connect, identity
+
+SELECT_ORG = reverse("onboarding:select_org")
+CHOOSE_ORG = reverse("onboarding:choose_org")
+
+
+def test_it_sends_a_stranger_to_the_start_page(client: Client, db: None) -> None:
+    response = client.get(SELECT_ORG)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("onboarding:start"))
+
+
+def test_it_sends_a_user_without_github_to_connect_it(client: Client, alice: User) -> None:
+    client.force_login(alice)
+    assert client.get(SELECT_ORG)["Location"] == reverse("onboarding:start")
+
+
+def test_it_lists_the_users_organizations(
+    client: Client, alice: User, alice_github: Identity
+) -> None:
+    client.force_login(alice)
+    response = client.get(SELECT_ORG)
+    text = response.content.decode()
+    assert response.status_code == 200
+    for login in ("acme", "globex", "initech"):
+        assert f'data-testid="org-{login}"' in text
+    assert "Choose acme" in text
+
+
+def test_it_pages_through_many_organizations(
+    client: Client, alice: User, many_orgs: RunningSandbox, settings: object
+) -> None:
+    settings.GITHUB_API_URL = many_orgs.api_url  # type: ignore[attr-defined]
+    connect(alice, identity(many_orgs, "mona"))
+    client.force_login(alice)
+    first = client.get(SELECT_ORG).content.decode()
+    assert first.count('class="org-row"') == 100
+    assert "Next page" in first and "Previous page" not in first
+    second = client.get(SELECT_ORG, {"page": 2}).content.decode()
+    assert second.count('class="org-row"') == 3
+    assert "Previous page" in second and "Next page" not in second
+
+
+def test_it_creates_the_team_and_makes_the_chooser_admin(
+    client: Client, alice: User, alice_github: Identity
+) -> None:
+    client.force_login(alice)
+    response = client.post(CHOOSE_ORG, {"org": "acme"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("onboarding:select_repos")
+    team = Team.objects.get(github_org_login="acme")
+    assert Membership.objects.get(user=alice, team=team).role == Membership.Role.ADMIN
+    assert Integration.objects.get(team=team).provider == "github"
+
+
+def test_it_survives_a_double_submit_and_the_back_button(
+    client: Client, alice: User, alice_github: Identity
+) -> None:
+    client.force_login(alice)
+    first = client.post(CHOOSE_ORG, {"org": "acme"})
+    second = client.post(CHOOSE_ORG, {"org": "acme"})
+    assert first["Location"] == second["Location"] == reverse("onboarding:select_repos")
+    assert Team.objects.count() == 1
+    assert Membership.objects.count() == 1
+    back = client.get(SELECT_ORG).content.decode()
+    assert "Your team" in back and "Open acme" in back
+
+
+def test_it_lets_a_plain_member_join_as_member_and_shows_the_overview(
+    client: Client, acme: Membership, bob: User, bob_github: Identity
+) -> None:
+    client.force_login(bob)
+    page = client.get(SELECT_ORG).content.decode()
+    assert "Team exists: you will join it" in page
+    response = client.post(CHOOSE_ORG, {"org": "acme"})
+    assert response["Location"] == reverse("onboarding:complete")
+    assert Membership.objects.get(user=bob).role == Membership.Role.MEMBER
+    assert Team.objects.count() == 1
+
+
+def test_it_refuses_an_organization_the_user_is_not_in(
+    client: Client, charlie: User, charlie_github: Identity
+) -> None:
+    client.force_login(charlie)
+    response = client.post(CHOOSE_ORG, {"org": "acme"})
+    assert response.status_code == 403
+    assert b"GitHub says your account is not a member of acme." in response.content
+    assert not Team.objects.exists()
+    assert not Membership.objects.exists()
+
+
+def test_it_refuses_a_name_that_is_not_an_organization(
+    client: Client, alice: User, alice_github: Identity
+) -> None:
+    client.force_login(alice)
+    response = client.post(CHOOSE_ORG, {"org": "../../user"})
+    assert response.status_code == 400
+    assert not Team.objects.exists()
+
+
+def test_it_explains_a_revoked_token(
+    client: Client, alice: User, alice_github: Identity, gh: RunningSandbox
+) -> None:
+    gh.control.revoke_token(alice_github.token)
+    client.force_login(alice)
+    response = client.get(SELECT_ORG)
+    assert response.status_code == 403
+    assert b"GitHub access was revoked" in response.content
+    assert b"Reconnect GitHub" in response.content
+    chosen = client.post(CHOOSE_ORG, {"org": "acme"})
+    assert b"GitHub access was revoked" in chosen.content
+    assert not Team.objects.exists()
+
+
+def test_it_explains_github_being_down(
+    client: Client, alice: User, alice_github: Identity, gh: RunningSandbox
+) -> None:
+    gh.control.add_fault("^/api/v3/user/orgs$", status=503)
+    client.force_login(alice)
+    response = client.get(SELECT_ORG)
+    assert response.status_code == 502
+    assert b"GitHub did not answer" in response.content
+    assert b"Try again" in response.content
+
+
+def test_it_explains_a_spent_rate_limit(
+    client: Client, alice: User, alice_github: Identity, gh: RunningSandbox
+) -> None:
+    gh.control.set_budget(remaining=0, token=alice_github.token, reset_in=600)
+    client.force_login(alice)
+    response = client.get(SELECT_ORG)
+    assert response.status_code == 429
+    assert b"Your GitHub API rate limit is used up until" in response.content
+
+
+def test_it_opens_the_overview_of_a_team_that_is_already_set_up(
+    client: Client, acme: Membership
+) -> None:
+    acme.team.repositories.create(github_id=1, full_name="acme/api")
+    client.force_login(acme.user)
+    response = client.post(CHOOSE_ORG, {"org": "acme"})
+    assert response["Location"] == reverse("onboarding:complete")
