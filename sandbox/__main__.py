@@ -10,7 +10,9 @@ from collections.abc import Sequence
 
 from sandbox.control import CONTROL_API
 from sandbox.github.world import Sizes
+from sandbox.jira.service import CONTROL_API as JIRA_CONTROL_API
 from sandbox.server import Config, build_server
+from sandbox.slack.service import CONTROL_API as SLACK_CONTROL_API
 
 DESCRIPTION = """\
 A stand-in for GitHub over real HTTP, for tests, benchmarks and the demo. One host serves
@@ -18,6 +20,10 @@ REST at /api/v3, GraphQL at /api/graphql, the OAuth web flow at /login/oauth/aut
 /login/oauth/access_token, and the control API at /_sandbox. Point PyGithub at it with
 Github(base_url="http://HOST:PORT/api/v3", auth=Auth.Token(token)). On start it prints one
 line, "sandbox listening on http://HOST:PORT", to stdout.
+
+Jira Cloud and Slack stand-ins run on the same host: Atlassian's authorization server
+(auth.atlassian.com) at /atlassian, its API gateway (api.atlassian.com) at /atlassian-api,
+and Slack (slack.com: /oauth/v2/authorize, /api/<method>) at /slack.
 """
 
 
@@ -27,7 +33,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m sandbox",
         description=DESCRIPTION,
-        epilog=CONTROL_API,
+        epilog=f"{CONTROL_API}\n{JIRA_CONTROL_API}\n{SLACK_CONTROL_API}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument

@@ -1,10 +1,10 @@
 """The sandbox's HTTP server: one threaded stdlib server, a list of services mounted by prefix.
 
-GitHub (``/api/``, ``/login/``) and the control API (``/_sandbox/``) are services today; Jira
-and Slack stand-ins mount beside them by adding ``Service(prefix, handle)`` entries. Each
-request runs in its own thread (``ThreadingHTTPServer``), so concurrent clients overlap in the
-latency model exactly as they would against GitHub. HTTP/1.1 keep-alive with Content-Length
-on every answer.
+GitHub (``/api/``, ``/login/``), Jira (``/atlassian/``, ``/atlassian-api/``), Slack
+(``/slack/``) and the control API (``/_sandbox/``) are services, each a ``Service(prefix,
+handle)`` entry. Each request runs in its own thread (``ThreadingHTTPServer``), so concurrent
+clients overlap in the latency model exactly as they would against GitHub. HTTP/1.1
+keep-alive with Content-Length on every answer.
 """
 
 from __future__ import annotations
@@ -113,6 +113,11 @@ class Config:
     client_secret: str = "sandbox-client-secret"  # noqa: S105 - the sandbox's published default
     app_name: str = "Sandbox OAuth App"
     callback_url: str | None = None
+    # The Jira and Slack stand-ins' OAuth apps (project.settings uses the same defaults).
+    jira_client_id: str = "sandbox-jira-client-id"
+    jira_client_secret: str = "sandbox-jira-client-secret"  # noqa: S105
+    slack_client_id: str = "sandbox-slack-client-id"
+    slack_client_secret: str = "sandbox-slack-client-secret"  # noqa: S105
 
 
 class Sandbox:
@@ -126,6 +131,8 @@ class Sandbox:
     def reset(self, world: World | None = None) -> None:
         """Start over: a fresh world, budgets, counters, faults, codes and clock."""
         from sandbox.github.oauth import OAuth, OAuthApp
+        from sandbox.jira.world import Jira
+        from sandbox.slack.world import Slack
 
         config = self.config
         self.clock = Clock()
@@ -144,18 +151,39 @@ class Sandbox:
         )
         app = OAuthApp(config.client_id, config.client_secret, config.app_name, config.callback_url)
         self.oauth = OAuth(app, self.world, self.clock)
+        self.jira = Jira(
+            seed=config.seed,
+            clock=self.clock,
+            client_id=config.jira_client_id,
+            client_secret=config.jira_client_secret,
+        )
+        self.slack = Slack(
+            seed=config.seed,
+            clock=self.clock,
+            client_id=config.slack_client_id,
+            client_secret=config.slack_client_secret,
+        )
 
 
 def services(sandbox: Sandbox) -> list[Service]:
     """Return the services mounted on the server, longest prefix first."""
     from sandbox.control import ControlService
+    from sandbox.jira.service import JiraService
+    from sandbox.slack.service import SlackService
 
     github = GitHubService(sandbox)
     control = ControlService(sandbox)
+    jira = JiraService(sandbox)
+    slack = SlackService(sandbox)
     mounted = [
         Service("/api/", github.handle),
         Service("/login/", github.handle),
         Service("/_sandbox/", control.handle),
+        Service("/atlassian/", jira.handle),
+        Service("/atlassian-api/", jira.handle),
+        Service("/_sandbox/jira/", jira.control),
+        Service("/slack/", slack.handle),
+        Service("/_sandbox/slack/", slack.control),
     ]
     return sorted(mounted, key=lambda s: len(s.prefix), reverse=True)
 

@@ -126,6 +126,52 @@ class SandboxControl:
         """Fresh world from the same arguments; counters, faults, budgets and tokens cleared."""
         self._call("POST", "/reset")
 
+    # -- Jira ------------------------------------------------------------------------------
+
+    def jira_counters(self) -> dict[str, Any]:
+        """Return the Jira stand-in's request counters (by endpoint, status and token)."""
+        return self._call("GET", "/jira/counters")
+
+    def revoke_jira(self, token: str | None = None) -> int:
+        """Revoke the grant of one access or refresh token; None removes the app's access."""
+        return self._call("POST", "/jira/revoke", {"token": token} if token else {})["revoked"]
+
+    def remove_jira_site(self, site_id: str) -> None:
+        """Withdraw the app from one Jira site; its tokens keep working elsewhere."""
+        self._call("POST", "/jira/revoke", {"site": site_id})
+
+    # -- Slack -----------------------------------------------------------------------------
+
+    def slack_messages(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Return the messages the app posted, oldest first (channel: id or name)."""
+        params = {"channel": channel} if channel else {}
+        return self._call("GET", "/slack/messages", **params)
+
+    def slack_channels(self) -> list[dict[str, Any]]:
+        """Return the workspace's channels: id, name, is_archived, bot_member."""
+        return self._call("GET", "/slack/channels")
+
+    def slack_channel_id(self, name: str) -> str:
+        return next(c["id"] for c in self.slack_channels() if c["name"] == name)
+
+    def slack_counters(self) -> dict[str, Any]:
+        return self._call("GET", "/slack/counters")
+
+    def issue_slack_token(self, scopes: list[str] | None = None) -> str:
+        """Install the app without the browser; return its bot token."""
+        body = {"scopes": scopes} if scopes is not None else {}
+        return self._call("POST", "/slack/tokens", body)["access_token"]
+
+    def revoke_slack(self, token: str | None = None) -> int:
+        """Revoke one bot token; None uninstalls the app (every token)."""
+        return self._call("POST", "/slack/revoke", {"token": token} if token else {})["revoked"]
+
+    def invite_slack_bot(self, channel_id: str) -> None:
+        self._call("POST", f"/slack/channels/{channel_id}/invite")
+
+    def kick_slack_bot(self, channel_id: str) -> None:
+        self._call("POST", f"/slack/channels/{channel_id}/kick")
+
 
 @dataclass
 class RunningSandbox:
@@ -144,6 +190,21 @@ class RunningSandbox:
     @property
     def graphql_url(self) -> str:
         return f"{self.url}/api/graphql"
+
+    @property
+    def jira_auth_url(self) -> str:
+        """Atlassian's authorization server (https://auth.atlassian.com) on the sandbox."""
+        return f"{self.url}/atlassian"
+
+    @property
+    def jira_api_url(self) -> str:
+        """Atlassian's API gateway (https://api.atlassian.com) on the sandbox."""
+        return f"{self.url}/atlassian-api"
+
+    @property
+    def slack_url(self) -> str:
+        """Slack (https://slack.com) on the sandbox."""
+        return f"{self.url}/slack"
 
     def stop(self) -> None:
         """Stop the subprocess (SIGTERM, then SIGKILL after 5 s)."""

@@ -1,0 +1,1 @@
+"""A stand-in for Slack: the OAuth v2 install, conversations.list and chat.postMessage."""

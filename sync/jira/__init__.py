@@ -1,0 +1,1 @@
+"""Jira Cloud: the client (all Atlassian I/O)."""

@@ -1,0 +1,1 @@
+"""Slack: the client (all Slack I/O)."""
