@@ -9,6 +9,7 @@ from project import health
 urlpatterns = [
     path("", RedirectView.as_view(url="/onboarding/start/", permanent=False)),
     path("onboarding/", include("onboarding.urls")),
+    path("staff/syncs/", include("staff.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
