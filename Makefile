@@ -21,5 +21,19 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
+## bench-sync: baseline vs engine on the sandbox at 50 ms (ARGS="--throughput" / "--memory")
+bench-sync: $(VENV)/.installed
+	$(PY) -m benchmarks.bench_sync $(ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+## bench-repos: repository page: shell server time, 2,000 repositories on screen at 50 ms (ARGS="--repos N")
+.PHONY: bench-repos
+bench-repos: $(VENV)/.installed
+	$(PY) -m benchmarks.bench_repos $(ARGS)
+
+## bench-progress: live progress: commit-to-DOM latency in Chromium (>= 200 updates) and 500-socket fan-out at 5 updates/s (REDIS_URL, BENCH_DATABASE_URL optional; ARGS="--clients N --rate R")
+.PHONY: bench-progress
+bench-progress: $(VENV)/.installed
+	$(PY) -m benchmarks.bench_progress $(ARGS)

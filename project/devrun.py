@@ -29,7 +29,8 @@ def _start_sandbox(env: dict[str, str]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "--port", str(SANDBOX_PORT), "--seed", "7",
          "--orgs", "3", "--repos", "25", "--prs", "3000", "--latency-ms", "40",
-         "--client-id", env["GITHUB_CLIENT_ID"], "--client-secret", env["GITHUB_CLIENT_SECRET"]],
+         "--client-id", env.get("GITHUB_CLIENT_ID", "sandbox-client"),
+         "--client-secret", env.get("GITHUB_CLIENT_SECRET", "sandbox-secret")],
         cwd=ROOT, env=env, stdout=subprocess.PIPE,
     )  # fmt: skip
     assert process.stdout is not None
@@ -39,14 +40,17 @@ def _start_sandbox(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def main() -> None:
     env = dict(os.environ, DEBUG=os.environ.get("DEBUG", "1"), PYTHONUNBUFFERED="1")
+    env.setdefault("dramatiq_worker_timeout", "100")  # idle queue poll, ms (default 1 s)
     children: list[subprocess.Popen[bytes]] = []
     if not env.get("REDIS_URL"):
         _, env["REDIS_URL"] = start_embedded_redis()
         print(f"embedded redis on {env['REDIS_URL']}", flush=True)
-    if not env.get("GITHUB_API_URL"):
-        env["GITHUB_API_URL"] = f"http://127.0.0.1:{SANDBOX_PORT}/api/v3"
-        env.setdefault("GITHUB_CLIENT_ID", "sandbox-client")
-        env.setdefault("GITHUB_CLIENT_SECRET", "sandbox-secret")
+    # The sandbox stands in for every provider that is not configured for real.
+    if not all(env.get(name) for name in ("GITHUB_API_URL", "JIRA_API_URL", "SLACK_URL")):
+        if not env.get("GITHUB_API_URL"):
+            env["GITHUB_API_URL"] = f"http://127.0.0.1:{SANDBOX_PORT}/api/v3"
+            env.setdefault("GITHUB_CLIENT_ID", "sandbox-client")
+            env.setdefault("GITHUB_CLIENT_SECRET", "sandbox-secret")
         children.append(_start_sandbox(env))
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],

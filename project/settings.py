@@ -109,6 +109,9 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"]["TEST"] = {"NAME": f"{TEST_DATABASE_NAME}_{DATABASES['default']['NAME']}"}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        # Worker threads write concurrently: wait for the lock and take it up front.
+        DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -140,7 +143,14 @@ CHANNEL_LAYERS = {
 
 DRAMATIQ_BROKER = {
     "BROKER": "dramatiq.brokers.redis.RedisBroker",
-    "OPTIONS": {"url": REDIS_URL, "namespace": f"{REDIS_PREFIX}:dramatiq"},
+    "OPTIONS": {
+        "url": REDIS_URL,
+        "namespace": f"{REDIS_PREFIX}:dramatiq",
+        # A worker silent this long is presumed dead and its unacked messages are requeued;
+        # the check runs on `maintenance_chance` of every million broker commands.
+        "heartbeat_timeout": int(os.environ.get("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", "30000")),
+        "maintenance_chance": int(os.environ.get("DRAMATIQ_MAINTENANCE_CHANCE", "10000")),
+    },
     # Listed explicitly: django_dramatiq's AdminMiddleware would write a row per message.
     "MIDDLEWARE": [
         "dramatiq.middleware.AgeLimit",
@@ -159,10 +169,32 @@ GITHUB_API_URL = os.environ.get("GITHUB_API_URL", "http://127.0.0.1:8001/api/v3"
 GITHUB_CLIENT_ID = os.environ.get("GITHUB_CLIENT_ID", "sandbox-client")
 GITHUB_CLIENT_SECRET = os.environ.get("GITHUB_CLIENT_SECRET", "sandbox-secret")
 GITHUB_TIMEOUT = float(os.environ.get("GITHUB_TIMEOUT", "15"))
+# GitHub's web root, where the OAuth pages live; empty derives it from GITHUB_API_URL
+# (https://api.github.com -> https://github.com; http://host/api/v3 -> http://host).
+GITHUB_WEB_URL = os.environ.get("GITHUB_WEB_URL", "")
+# Jira Cloud (optional onboarding step): Atlassian's authorization server and API gateway, and
+# the OAuth 2.0 (3LO) app. Defaults point at the sandbox that `make run` starts on port 8001.
+JIRA_AUTH_URL = os.environ.get("JIRA_AUTH_URL", "http://127.0.0.1:8001/atlassian")
+JIRA_API_URL = os.environ.get("JIRA_API_URL", "http://127.0.0.1:8001/atlassian-api")
+JIRA_CLIENT_ID = os.environ.get("JIRA_CLIENT_ID", "sandbox-jira-client-id")
+JIRA_CLIENT_SECRET = os.environ.get("JIRA_CLIENT_SECRET", "sandbox-jira-client-secret")
+JIRA_TIMEOUT = float(os.environ.get("JIRA_TIMEOUT", "10"))
+# Slack (optional onboarding step): Slack's web root and the OAuth v2 app; the sandbox by default.
+SLACK_URL = os.environ.get("SLACK_URL", "http://127.0.0.1:8001/slack")
+SLACK_CLIENT_ID = os.environ.get("SLACK_CLIENT_ID", "sandbox-slack-client-id")
+SLACK_CLIENT_SECRET = os.environ.get("SLACK_CLIENT_SECRET", "sandbox-slack-client-secret")
+SLACK_TIMEOUT = float(os.environ.get("SLACK_TIMEOUT", "10"))
+# This site's public root, for links in Slack messages; empty leaves the links out.
+SITE_URL = os.environ.get("SITE_URL", "")
 SYNC_HISTORY_DAYS = int(os.environ.get("SYNC_HISTORY_DAYS", "180"))
+# Seconds a progress socket stays open before the server closes it for the client to reconnect:
+# under the 24 h after which Daphne times sockets out and Redis forgets group memberships.
+SYNC_SOCKET_MAX_AGE = int(os.environ.get("SYNC_SOCKET_MAX_AGE", str(23 * 3600)))
 
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
 LOGIN_URL = "/onboarding/start/"
+# The repository picker posts one field per chosen repository; organizations have thousands.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -65,9 +65,36 @@ def github(sandbox: RunningSandbox, settings: object) -> RunningSandbox:
 
 
 @pytest.fixture
+def jira_sandbox(github: RunningSandbox, settings: object) -> RunningSandbox:
+    """The sandbox (reset by ``github``), with the Jira settings pointed at its Atlassian."""
+    sandbox = github
+    settings.JIRA_AUTH_URL = sandbox.jira_auth_url  # type: ignore[attr-defined]
+    settings.JIRA_API_URL = sandbox.jira_api_url  # type: ignore[attr-defined]
+    settings.JIRA_CLIENT_ID = "sandbox-jira-client-id"  # type: ignore[attr-defined]
+    settings.JIRA_CLIENT_SECRET = "sandbox-jira-client-secret"  # type: ignore[attr-defined]
+    return sandbox
+
+
+@pytest.fixture
+def slack_sandbox(github: RunningSandbox, settings: object) -> RunningSandbox:
+    """The sandbox (reset by ``github``), with the Slack settings pointed at its Slack."""
+    sandbox = github
+    settings.SLACK_URL = sandbox.slack_url  # type: ignore[attr-defined]
+    settings.SLACK_CLIENT_ID = "sandbox-slack-client-id"  # type: ignore[attr-defined]
+    settings.SLACK_CLIENT_SECRET = "sandbox-slack-client-secret"  # type: ignore[attr-defined]
+    return sandbox
+
+
+@pytest.fixture
 def worker(request: pytest.FixtureRequest, sandbox: RunningSandbox) -> Iterator[Process]:
     """A real `rundramatiq` worker process on this run's database, Redis and sandbox."""
     log = ARTIFACTS / "logs" / f"worker-{request.node.name}.log"
-    process = start_worker(log, GITHUB_API_URL=sandbox.api_url)
+    process = start_worker(
+        log,
+        GITHUB_API_URL=sandbox.api_url,
+        JIRA_AUTH_URL=sandbox.jira_auth_url,
+        JIRA_API_URL=sandbox.jira_api_url,
+        SLACK_URL=sandbox.slack_url,
+    )
     yield process
     process.stop()
