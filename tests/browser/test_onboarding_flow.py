@@ -1,8 +1,8 @@
 """A new user walks the whole onboarding flow in Debian's Chromium.
 
 Daphne serves the app in a subprocess, a real Dramatiq worker imports from the sandbox GitHub
-through Redis, and every step leaves a screenshot under artifacts/screenshots/. The Jira and
-Slack steps are skipped here; their own tests connect them.
+through Redis, the user connects the Jira and Slack stand-ins, the import's outcome arrives in
+the Slack channel, and every step leaves a screenshot under artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from django.db import connections
 from playwright.sync_api import Browser, Page, expect
 
 from sandbox.testing import RunningSandbox
-from sync.models import GitHubAccount, Membership, PullRequest, SyncJob, TrackedRepository
+from sync.models import (
+    GitHubAccount,
+    Integration,
+    Membership,
+    PullRequest,
+    SyncJob,
+    TrackedRepository,
+)
 from tests.browser.servers import DaphneServer
 from tests.conftest import ARTIFACTS
 from tests.onboarding.personas import CLIENT_ID, CLIENT_SECRET
@@ -28,14 +35,20 @@ SCREENSHOTS = ARTIFACTS / "screenshots"
 
 @pytest.fixture
 def web(
-    request: pytest.FixtureRequest, transactional_db: None, github: RunningSandbox
+    request: pytest.FixtureRequest,
+    transactional_db: None,
+    jira_sandbox: RunningSandbox,
+    slack_sandbox: RunningSandbox,
 ) -> Iterator[str]:
-    """Daphne serving the app, on this run's database, Redis and the sandbox GitHub."""
+    """Daphne serving the app, on this run's database, Redis and the sandbox's providers."""
     server = DaphneServer(
         ARTIFACTS / "logs" / request.node.name,
-        GITHUB_API_URL=github.api_url,
+        GITHUB_API_URL=jira_sandbox.api_url,
         GITHUB_CLIENT_ID=CLIENT_ID,
         GITHUB_CLIENT_SECRET=CLIENT_SECRET,
+        JIRA_AUTH_URL=jira_sandbox.jira_auth_url,
+        JIRA_API_URL=jira_sandbox.jira_api_url,
+        SLACK_URL=slack_sandbox.slack_url,
     )
     server.start()
     try:
@@ -106,13 +119,32 @@ def _walk(page: Page, web: str, github: RunningSandbox) -> None:
     _shot(page, "6-progress-done")
     page.get_by_role("link", name=re.compile("^Continue")).first.click()
 
-    # 5-6. Jira and Slack are optional: skip both.
+    # 5. Jira (optional): Atlassian's consent page, then two of the site's projects.
     expect(page).to_have_url(re.compile(r"/onboarding/jira/$"))
     _shot(page, "7-jira")
-    page.get_by_test_id("skip").click()
+    page.get_by_role("button", name="Connect Jira").click()
+    expect(page.get_by_role("heading", name=re.compile("requesting access"))).to_be_visible()
+    page.get_by_role("button", name="Accept").click()
+    expect(page).to_have_url(re.compile(r"/onboarding/jira/projects/$"))
+    page.get_by_role("checkbox").nth(0).check()
+    page.get_by_role("checkbox").nth(2).check()
+    _shot(page, "8-jira-projects")
+    page.get_by_role("button", name="Save and continue").click()
+
+    # 6. Slack (optional): install the app, pick the channel for sync notices.
     expect(page).to_have_url(re.compile(r"/onboarding/slack/$"))
-    _shot(page, "8-slack")
-    page.get_by_test_id("skip").click()
+    page.get_by_role("button", name="Connect Slack").click()
+    expect(page.get_by_role("heading", name=re.compile("requesting permission"))).to_be_visible()
+    page.get_by_role("button", name="Allow").click()
+    expect(page).to_have_url(re.compile(r"/onboarding/slack/channel/$"))
+    page.get_by_role("radio", name=re.compile(r"#pr-notices")).check()
+    _shot(page, "8-slack-channel")
+    page.get_by_role("button", name="Save and continue").click()
+    assert Integration.objects.get(team=job.team, provider="jira").config["site"]["name"] == "acme"
+    # The finished import is announced in the channel, for whoever closed the tab.
+    finished = SyncJob.objects.get(pk=job.pk)
+    announced = f"Import of acme finished: {finished.prs_synced} pull requests"
+    wait_for(lambda: any(m["text"].startswith(announced) for m in _messages(github)), timeout=30)
 
     # 7. The team overview shows what was imported.
     expect(page).to_have_url(re.compile(r"/onboarding/complete/$"))
@@ -140,6 +172,10 @@ def _walk(page: Page, web: str, github: RunningSandbox) -> None:
         expect(live).to_have_count(0, timeout=60_000)
     wait_for(lambda: SyncJob.objects.get(pk=again.pk).is_finished, timeout=60, interval=0.5)
     expect(page.get_by_test_id("last-sync")).to_contain_text("Done")
+
+
+def _messages(sandbox: RunningSandbox) -> list[dict[str, str]]:
+    return sandbox.control.slack_messages("pr-notices")
 
 
 def test_it_lists_repositories_without_javascript(web: str, browser: Browser) -> None:
