@@ -12,12 +12,13 @@ from collections.abc import Iterator
 
 import pytest
 from django.db import connections
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Error, Page, Response, WebSocket, expect
 
 from sandbox.testing import RunningSandbox
 from sync.models import (
     GitHubAccount,
     Integration,
+    IntegrationCredential,
     Membership,
     PullRequest,
     SyncJob,
@@ -66,12 +67,50 @@ def test_it_walks_a_new_user_from_start_to_the_team_overview(
     web: str, github: RunningSandbox, worker: Process, browser: Browser
 ) -> None:
     context = browser.new_context(viewport={"width": 1100, "height": 900})
+    seen = _Witness()
     try:
-        _walk(context.new_page(), web, github)
+        page = context.new_page()
+        page.on("response", seen.response)
+        page.on("websocket", seen.websocket)
+        _walk(page, web, github)
     finally:
         context.close()
         # Inside Playwright's greenlet Django keeps connections of its own: close them.
         connections.close_all()
+
+    # No token (GitHub's, Jira's or Slack's) reached a page, a socket frame or a log line.
+    credentials = list(IntegrationCredential.objects.filter(user__github_account__login="mona"))
+    secrets = [c.access_token for c in credentials] + [c.refresh_token for c in credentials]
+    assert len(credentials) == 3 and seen.pages > 10 and seen.frames > 5
+    log_dir = ARTIFACTS / "logs" / "test_it_walks_a_new_user_from_start_to_the_team_overview"
+    logs = [worker.output()] + [log.read_text(errors="replace") for log in log_dir.glob("*.log")]
+    for secret in filter(None, secrets):
+        assert secret not in seen.text
+        assert not any(secret in log for log in logs)
+
+
+class _Witness:
+    """Everything the browser received: page bodies and WebSocket frames."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.pages = self.frames = 0
+
+    def response(self, response: Response) -> None:
+        if 300 <= response.status < 400:
+            return  # redirects carry no body to read
+        try:
+            self.text += response.text()
+            self.pages += 1
+        except Error:
+            pass  # a body the browser already dropped (a page navigated away from)
+
+    def websocket(self, socket: WebSocket) -> None:
+        socket.on("framereceived", self._frame)
+
+    def _frame(self, payload: str | bytes) -> None:
+        self.frames += 1
+        self.text += payload if isinstance(payload, str) else payload.decode(errors="replace")
 
 
 def _walk(page: Page, web: str, github: RunningSandbox) -> None:
