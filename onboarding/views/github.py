@@ -1,18 +1,16 @@
 from __future__ import annotations
 
 import logging
-import secrets
 
 from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from onboarding.forms import OAuthCallbackForm
+from onboarding import oauth as oauth_flow
 from sync import accounts
 from sync.github import oauth, orgs
 from sync.github.client import BadCredentials, GitHubError, RateLimited, Transient
@@ -63,8 +61,7 @@ PREFLIGHT_STATUS = {"bad_token": 403, "missing_scopes": 403, "refused": 403, "ra
 @never_cache
 @require_http_methods(["GET", "POST"])
 def connect(request: HttpRequest) -> HttpResponse:
-    state = secrets.token_urlsafe(32)
-    request.session[STATE_KEY] = state
+    state = oauth_flow.new_state(request, STATE_KEY)
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -80,22 +77,14 @@ def connect(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def callback(request: HttpRequest) -> HttpResponse:
-    expected = request.session.pop(STATE_KEY, None)  # single use, whatever happens next
-    form = OAuthCallbackForm(request.GET)
-    given = form.cleaned_data["state"] if form.is_valid() else ""
-    if not expected or not given or not constant_time_compare(expected, given):
-        logger.info("GitHub callback with a state that does not match")
-        return _problem(request, "state_mismatch", status=400)
-    if form.cleaned_data["error"]:
-        error = form.cleaned_data["error"]
-        known = error if error in PROBLEMS else "oauth_error"
-        return _problem(request, known, status=403 if error == "access_denied" else 400)
-    if not form.cleaned_data["code"]:
+    answer = oauth_flow.read_callback(request, STATE_KEY, "GitHub")
+    if answer.error == "missing_code":
         return _problem(request, "bad_verification_code", status=400)
+    if answer.error:
+        known = answer.error if answer.error in PROBLEMS else "oauth_error"
+        return _problem(request, known, status=403 if answer.error == "access_denied" else 400)
     try:
-        grant = oauth.exchange_code(
-            code=form.cleaned_data["code"], redirect_uri=_callback_url(request)
-        )
+        grant = oauth.exchange_code(code=answer.code, redirect_uri=_callback_url(request))
         viewer = orgs.preflight(grant.access_token)
     except orgs.PreflightFailed as failure:
         return _preflight_problem(request, failure)

@@ -1,18 +1,17 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from onboarding.forms import JiraProjectsForm, JiraSiteForm, OAuthCallbackForm
+from onboarding import oauth
+from onboarding.forms import JiraProjectsForm, JiraSiteForm
 from onboarding.views.orgs import current_membership
 from sync import accounts, integrations
 from sync.jira import client as jira
@@ -122,8 +121,7 @@ def jira_step(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def connect(request: HttpRequest) -> HttpResponse:
-    state = secrets.token_urlsafe(32)
-    request.session[STATE_KEY] = state
+    state = oauth.new_state(request, STATE_KEY)
     url = integrations.jira_authorize_url(redirect_uri=_callback_url(request), state=state)
     return HttpResponseRedirect(url)
 
@@ -132,21 +130,15 @@ def connect(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def callback(request: HttpRequest) -> HttpResponse:
-    expected = request.session.pop(STATE_KEY, None)  # single use, whatever happens next
-    form = OAuthCallbackForm(request.GET)
-    given = form.cleaned_data["state"] if form.is_valid() else ""
-    if not expected or not given or not constant_time_compare(expected, given):
-        logger.info("Jira callback with a state that does not match")
-        return _problem(request, "state_mismatch")
-    if form.cleaned_data["error"]:
-        denied = form.cleaned_data["error"] == "access_denied"
-        return _problem(request, "access_denied" if denied else "oauth_error")
-    if not form.cleaned_data["code"]:
-        return _problem(request, "bad_code")
+    answer = oauth.read_callback(request, STATE_KEY, "Jira")
+    if answer.error in ("state_mismatch", "access_denied"):
+        return _problem(request, answer.error)
+    if answer.error:
+        return _problem(request, "bad_code" if answer.error == "missing_code" else "oauth_error")
     try:
         integrations.connect_jira(
             membership=current_membership(request),
-            code=form.cleaned_data["code"],
+            code=answer.code,
             redirect_uri=_callback_url(request),
         )
     except accounts.NotAMember:
