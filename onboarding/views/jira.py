@@ -12,10 +12,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from onboarding import oauth
 from onboarding.forms import JiraProjectsForm, JiraSiteForm
+from onboarding.views import steps
 from onboarding.views.orgs import current_membership
 from sync import accounts, integrations
 from sync.jira import client as jira
-from sync.models import Integration, Membership
+from sync.models import Membership
 
 logger = logging.getLogger(__name__)
 
@@ -104,18 +105,7 @@ RETRYABLE = ("unavailable", "unknown_choice")
 @login_required
 @require_GET
 def jira_step(request: HttpRequest) -> HttpResponse:
-    try:
-        membership = current_membership(request)
-    except accounts.NotAMember:
-        return redirect("onboarding:select_org")
-    integration = integrations.get_integration(membership=membership, provider="jira")
-    context = {
-        "team": membership.team,
-        "integration": integration,
-        "revoked": integration is not None and integration.status == Integration.Status.REVOKED,
-        "is_admin": membership.role == Membership.Role.ADMIN,
-    }
-    return render(request, "onboarding/jira.html", context)
+    return steps.render_step(request, provider="jira", template="onboarding/jira.html")
 
 
 @login_required

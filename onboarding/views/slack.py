@@ -11,9 +11,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from onboarding import oauth
 from onboarding.forms import SlackChannelForm
+from onboarding.views import steps
 from onboarding.views.orgs import current_membership
 from sync import accounts, integrations
-from sync.models import Integration, Membership
+from sync.models import Membership
 from sync.slack import client as slack
 
 logger = logging.getLogger(__name__)
@@ -102,18 +103,7 @@ RETRYABLE = ("unavailable", "unknown_choice", "not_in_channel")
 @login_required
 @require_GET
 def slack_step(request: HttpRequest) -> HttpResponse:
-    try:
-        membership = current_membership(request)
-    except accounts.NotAMember:
-        return redirect("onboarding:select_org")
-    integration = integrations.get_integration(membership=membership, provider="slack")
-    context = {
-        "team": membership.team,
-        "integration": integration,
-        "revoked": integration is not None and integration.status == Integration.Status.REVOKED,
-        "is_admin": membership.role == Membership.Role.ADMIN,
-    }
-    return render(request, "onboarding/slack.html", context)
+    return steps.render_step(request, provider="slack", template="onboarding/slack.html")
 
 
 @login_required
