@@ -110,8 +110,13 @@ if DATABASE_URL:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"]["TEST"] = {"NAME": f"{TEST_DATABASE_NAME}_{DATABASES['default']['NAME']}"}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-        # Worker threads write concurrently: wait for the lock and take it up front.
-        DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        # Worker threads write concurrently: wait for the lock and take it up front, unless
+        # the URL's query string says otherwise (sqlite:///db.sqlite3?timeout=5).
+        DATABASES["default"]["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            **DATABASES["default"].get("OPTIONS", {}),
+        }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -16,7 +16,6 @@ import redis
 from channels.layers import channel_layers
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection
 from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 
 from sandbox.github.world import truth_lines
@@ -69,16 +68,17 @@ def track_all(team: Team, token: str) -> list[TrackedRepository]:
     ]
 
 
-def start_sync_worker(log: Path, *, processes: int = 1, threads: int = 4, **env: str) -> Process:
-    """Start `manage.py rundramatiq` like tests.processes.start_worker, SQLite made safe.
+def start_sync_worker(
+    log: Path, *, processes: int = 1, threads: int = 4, database_options: str = "", **env: str
+) -> Process:
+    """Start `manage.py rundramatiq` like tests.processes.start_worker.
 
-    A SQLite DATABASE_URL carries none of settings' SQLite options, so concurrent worker
-    threads would meet "database is locked" at once; the URL's query string restores them.
+    ``database_options`` is a query string for a SQLite DATABASE_URL ("?timeout=1"); without
+    one the worker waits for SQLite's lock as settings say.
     """
     # An idle worker polls Redis every 100 ms at most (Dramatiq's default: 1 s per hop).
     environment = child_env(dramatiq_worker_timeout="100", **env)
-    if connection.vendor == "sqlite":
-        environment["DATABASE_URL"] += "?timeout=20&transaction_mode=IMMEDIATE"
+    environment["DATABASE_URL"] += database_options
     args = ["manage.py", "rundramatiq", "--processes", str(processes), "--threads", str(threads)]
     return Process(args, environment, log)
 

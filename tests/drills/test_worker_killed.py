@@ -1,26 +1,29 @@
+"""Drill: the worker is killed with SIGKILL mid-sync (with every process it forked) and a new
+one takes over: the job completes exactly, refetching at most the pages that were in flight,
+and the page that watched it all shows the finished import."""
+
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import psutil
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
+from playwright.sync_api import Page, expect
 
 from sandbox.testing import RunningSandbox
 from sync import services
 from sync.models import RepoSync, SyncJob, Team, TrackedRepository
+from tests.browser.servers import DaphneServer
 from tests.conftest import ARTIFACTS
 from tests.processes import Process, wait_for
 from tests.sync.importing import (
-    connect,
-    forget_github_budgets,
     recover_messages_of_dead_workers,
     since_of,
     start_sync_worker,
-    track_all,
     truth_from_db,
     wait_finished,
 )
@@ -28,14 +31,6 @@ from tests.sync.importing import (
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 THREADS = 2  # of the worker that dies: at most two repositories in flight
-
-
-@pytest.fixture
-def acme(team: Team, alice: User, github: RunningSandbox) -> Team:
-    forget_github_budgets()
-    token = connect(team, alice, github)
-    track_all(team, token)
-    return team
 
 
 def _graphql_requests(sandbox: RunningSandbox) -> int:
@@ -75,9 +70,18 @@ def new_worker(github: RunningSandbox, request: pytest.FixtureRequest) -> Iterat
 
 
 def test_it_finishes_a_job_whose_worker_was_killed_refetching_at_most_a_page_per_repository(
-    acme: Team, github: RunningSandbox, dying_worker: tuple[SyncJob, int], new_worker: None
+    acme: Team,
+    github: RunningSandbox,
+    dying_worker: tuple[SyncJob, int],
+    page_as: Callable[[User], Page],
+    daphne: DaphneServer,
+    bob: User,
+    new_worker: None,
 ) -> None:
     job, open_repos = dying_worker
+    page = page_as(bob)
+    page.goto(f"{daphne.url}/onboarding/sync/{job.pk}/")
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "connected")
     time.sleep(1.2)  # the dead worker's Dramatiq heartbeat grows older than 1 s
     recover_messages_of_dead_workers()
 
@@ -87,6 +91,9 @@ def test_it_finishes_a_job_whose_worker_was_killed_refetching_at_most_a_page_per
     assert open_repos > 0  # the worker died mid-sync
     assert truth_from_db(acme) == github.control.truth("acme", since=since_of(job))
     assert 0 <= _refetched(github, job) <= min(THREADS, open_repos)
+    expect(page.get_by_test_id("percent")).to_have_text("100%", timeout=30_000)
+    expect(page.get_by_test_id("prs-synced")).to_have_text(str(job.prs_synced))
+    expect(page.get_by_test_id("commits-synced")).to_have_text(str(job.commits_synced))
 
 
 def test_it_resumes_a_stalled_job_on_request_without_fetching_a_page_twice_over(
