@@ -12,10 +12,13 @@ import pytest
 from django.contrib.auth.models import User
 
 from sandbox.testing import RunningSandbox
-from sync.models import Team
+from sync.models import Membership, Team
 
 # The browser fixtures (Daphne in a subprocess, Debian's Chromium, signed-in pages).
 from tests.browser.conftest import browser, daphne, page_as, playwright  # noqa: F401
+from tests.browser.servers import DaphneServer
+from tests.conftest import ARTIFACTS
+from tests.onboarding import personas
 from tests.sync.importing import connect, forget_github_budgets, track_all
 
 
@@ -27,3 +30,32 @@ def acme(team: Team, alice: User, github: RunningSandbox) -> Iterator[Team]:
     track_all(team, team.token)  # type: ignore[attr-defined]
     yield team
     dramatiq.get_broker().flush_all()  # no message of this drill may reach a later worker
+
+
+@pytest.fixture
+def web(
+    request: pytest.FixtureRequest, transactional_db: None, github: RunningSandbox
+) -> Iterator[DaphneServer]:
+    """Daphne as production runs it (DEBUG off), its GitHub, Jira and Slack the sandbox's."""
+    forget_github_budgets()
+    server = DaphneServer(
+        ARTIFACTS / "logs" / request.node.name,
+        GITHUB_API_URL=github.api_url,
+        GITHUB_CLIENT_ID=personas.CLIENT_ID,
+        GITHUB_CLIENT_SECRET=personas.CLIENT_SECRET,
+        JIRA_AUTH_URL=github.jira_auth_url,
+        JIRA_API_URL=github.jira_api_url,
+        SLACK_URL=github.slack_url,
+    )
+    server.start()
+    yield server
+    server.stop()
+    dramatiq.get_broker().flush_all()  # no message queued here may reach a later worker
+
+
+@pytest.fixture
+def acme_admin(alice: User, github: RunningSandbox) -> Membership:
+    """Alice signed in with GitHub as mona and created the acme team: she is its admin."""
+    mona = personas.identity(github, "mona")
+    personas.connect(alice, mona)
+    return personas.join(alice, mona)
