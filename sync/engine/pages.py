@@ -15,7 +15,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from sync import progress
@@ -276,10 +276,12 @@ def _checkpoint(
     forecast = eta.forecast(
         job=job, prs_synced=prs_synced, now=now, page_size=page_size(), budget=budget
     )
+    paused_until = _paused_until(locked, now)
+    job_status = SyncJob.Status.WAITING if paused_until else SyncJob.Status.RUNNING
     state.bump_job(
         job.pk,
-        status=SyncJob.Status.RUNNING,
-        rate_limit_reset_at=None,
+        status=job_status,
+        rate_limit_reset_at=paused_until,
         heartbeat_at=now,
         prs_synced=F("prs_synced") + written.pull_requests,
         reviews_synced=F("reviews_synced") + written.reviews,
@@ -289,11 +291,23 @@ def _checkpoint(
         github_points=F("github_points") + points,
         eta_seconds=forecast.seconds,
     )
-    urgent = fetched.done or job.status != SyncJob.Status.RUNNING or locked.status != status
+    urgent = fetched.done or job.status != job_status or locked.status != status
     progress.job_changed(job.pk, urgent=urgent)
     if fetched.done:
         return state.finish_if_done(job.pk)
     return [SendPage(locked.pk, page + 1)]
+
+
+def _paused_until(repo_sync: RepoSync, now: datetime) -> datetime | None:
+    """Return when the job's other repositories resume, if GitHub's rate limit still holds them.
+
+    A page answered just before the budget ran out may land after they paused: the job stays
+    paused (with its banner) rather than showing an import that is not happening.
+    """
+    waiting = RepoSync.objects.filter(
+        job_id=repo_sync.job_id, status=RepoSync.Status.WAITING, retry_at__gt=now
+    ).exclude(pk=repo_sync.pk)
+    return waiting.aggregate(until=Max("retry_at"))["until"]
 
 
 def _advance_watermarks(repo_sync: RepoSync, fetched: Fetched) -> None:

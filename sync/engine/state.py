@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -238,5 +238,8 @@ def _eta_until(job: SyncJob, reset_at: datetime) -> int | None:
 
 def _describe(error: Exception) -> str:
     if isinstance(error, Transient):
-        return str(error) or "GitHub did not answer"
+        # It reads "<what happened>: retrying in 2 s", so no full stop of its own.
+        return str(error).rstrip(".") or "GitHub did not answer"
+    if isinstance(error, DatabaseError):
+        return "Our database did not answer"
     return f"Unexpected error ({type(error).__name__})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 from github import Auth, Github, GithubException
 from github.GithubException import BadCredentialsException
-from requests import RequestException
+from requests import RequestException, Timeout
 
 from sync.github.errors import (
     BadCredentials,
@@ -67,7 +68,9 @@ def make_github(token: str) -> Github:
         base_url=settings.GITHUB_API_URL,
         auth=Auth.Token(token),
         per_page=100,
-        timeout=int(settings.GITHUB_TIMEOUT),
+        # PyGithub takes whole seconds; int() made a sub-second setting 0, which requests
+        # refuses on every call, so round up instead.
+        timeout=max(1, math.ceil(float(settings.GITHUB_TIMEOUT))),
         retry=None,
         seconds_between_requests=None,
         # PyGithub waits 1 s before every POST by default, GraphQL queries included.
@@ -147,8 +150,10 @@ class Session:
                 headers, data = requester.requestJsonAndCheck(verb, url, **kwargs)
         except GithubException as error:
             raise _translate(error, self.gate) from error
+        except Timeout as error:
+            raise Transient("GitHub did not answer in time") from error
         except RequestException as error:
-            raise Transient(f"GitHub could not be reached ({type(error).__name__}).") from error
+            raise Transient(f"GitHub could not be reached ({type(error).__name__})") from error
         except json.JSONDecodeError as error:
             raise Transient("GitHub sent a body that is not valid JSON.") from error
         budget = _budget_from_headers(headers)

@@ -6,6 +6,7 @@ is skipped and reported in ``skipped``, so one bad item never stops a repository
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,12 @@ from typing import Any
 from sync.github import queries
 from sync.github.client import Session, parse_time
 from sync.github.errors import RepositoryGone, Transient
+
+# A page is written only once its follow-ups are in, so a follow-up that fails throws the
+# page's earlier answers away. A passing failure of one (5xx, a timeout, a cut body) is tried
+# again here first, briefly; the engine's visible retries take over if it persists.
+FOLLOW_UP_RETRIES = 2
+FOLLOW_UP_PAUSE_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +174,7 @@ def _follow(
     items: list[Any] = []
     while after:
         variables = {"owner": owner, "name": name, "number": pull.number, "after": after}
-        data = session.graphql(query, variables)
+        data = _follow_up(session, query, variables)
         found = (data.get("repository") or {}).get("pullRequest")
         if not isinstance(found, dict) or not isinstance(found.get(kind), dict):
             raise Transient(f"GitHub sent no {kind} for PR #{pull.number}")
@@ -176,6 +183,18 @@ def _follow(
         info = _page_info(connection)
         after = info.get("endCursor") if info.get("hasNextPage") else None
     return items
+
+
+def _follow_up(session: Session, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """Run a follow-up query, trying a passing failure again before giving up the page."""
+    for attempt in range(FOLLOW_UP_RETRIES):
+        try:
+            return session.graphql(query, variables)
+        except Transient as error:
+            if error.retry_after is not None:
+                raise  # a secondary limit or busy slots: come back later, not now
+            time.sleep(FOLLOW_UP_PAUSE_S * (attempt + 1))
+    return session.graphql(query, variables)
 
 
 # -- parsing -----------------------------------------------------------------------------------

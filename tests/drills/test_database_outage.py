@@ -16,17 +16,19 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
+from django.db import OperationalError, connection
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from sandbox.testing import RunningSandbox
-from sync import services
-from sync.models import SyncJob, Team
+from sync import engine, services
+from sync.engine.steps import SendPage
+from sync.models import RepoSync, SyncJob, Team
 from tests.browser.servers import DaphneServer
 from tests.conftest import ARTIFACTS
 from tests.processes import wait_for
 from tests.sync.importing import since_of, start_sync_worker, truth_from_db, wait_finished
+from tests.sync.jobs import make_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -106,3 +108,18 @@ def test_it_completes_a_sync_whose_database_went_away_mid_way(
     expect(page.get_by_test_id("prs-synced")).to_have_text(str(job.prs_synced))
     expect(page.get_by_test_id("reviews-synced")).to_have_text(str(job.reviews_synced))
     expect(page.get_by_test_id("commits-synced")).to_have_text(str(job.commits_synced))
+
+
+def test_it_tells_the_user_the_database_did_not_answer_and_tries_again(team: Team) -> None:
+    job = make_job(team, status=SyncJob.Status.RUNNING)
+    repo_sync = job.repo_syncs.order_by("pk").first()
+    assert repo_sync is not None
+
+    steps = engine.page_crashed(repo_sync.pk, page=0, error=OperationalError("server closed"))
+
+    repo_sync.refresh_from_db()
+    assert repo_sync.status == RepoSync.Status.RETRYING
+    assert (
+        repo_sync.error_message == "Our database did not answer: retrying in 2 s (attempt 1 of 6)"
+    )
+    assert steps == [SendPage(repo_sync.pk, 0, delay_ms=2000)]

@@ -73,6 +73,22 @@ def test_it_fetches_what_a_long_pull_request_did_not_fit_in_the_page(token: str)
     assert not any(pulls.needs_follow_up(pr) for pr in long)
 
 
+def test_it_tries_a_follow_up_again_before_giving_up_the_page(
+    token: str, github: RunningSandbox
+) -> None:
+    session = Session(token)
+    long = next(pr for pr in _page(session, first=5).pulls if pulls.needs_follow_up(pr))
+    github.control.add_fault(GRAPHQL, status=502, count=pulls.FOLLOW_UP_RETRIES)
+
+    pulls.complete_pull_request(session, owner="acme", name="api", pull=long)
+
+    assert not pulls.needs_follow_up(long)
+    again = next(pr for pr in _page(session, first=5).pulls if pulls.needs_follow_up(pr))
+    github.control.add_fault(GRAPHQL, status=502, count=pulls.FOLLOW_UP_RETRIES + 1)
+    with pytest.raises(Transient):
+        pulls.complete_pull_request(session, owner="acme", name="api", pull=again)
+
+
 def test_it_says_a_revoked_token_is_revoked(token: str, github: RunningSandbox) -> None:
     github.control.revoke_token(token)
 

@@ -97,10 +97,12 @@ def worker_for_module(
         process.stop()
 
 
-def truth_from_db(team: Team) -> dict[str, Any]:
-    """Rebuild the sandbox's ground truth (counts and checksum) from the database."""
+def truth_from_db(team: Team, *, exclude: TrackedRepository | None = None) -> dict[str, Any]:
+    """Rebuild the sandbox's ground truth (counts and checksum) from the database, leaving out
+    ``exclude`` (a repository GitHub no longer has, which the sandbox's truth leaves out)."""
     pulls = (
         PullRequest.objects.filter(repository__team=team)
+        .exclude(repository=exclude)
         .select_related("repository")
         .prefetch_related("reviews", "commits")
     )
