@@ -9,12 +9,20 @@ from __future__ import annotations
 import argparse
 import threading
 
-from fakeredis import TcpFakeServer
+from fakeredis import FakeServer, TcpFakeServer
 
 
-def start_embedded_redis(host: str = "127.0.0.1", port: int = 0) -> tuple[TcpFakeServer, str]:
-    """Serve Redis on ``host:port`` (0 picks a free port) in a thread; return it and its URL."""
+def start_embedded_redis(
+    host: str = "127.0.0.1", port: int = 0, *, data: FakeServer | None = None
+) -> tuple[TcpFakeServer, str]:
+    """Serve Redis on ``host:port`` (0 picks a free port) in a thread; return it and its URL.
+
+    ``data`` is the dataset of a server stopped earlier: serving it again on its port is what a
+    Redis restarting with its persisted data looks like to its clients.
+    """
     server = TcpFakeServer((host, port), server_type="redis")
+    if data is not None:
+        server.fake_server = data
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="embedded-redis", daemon=True)
     thread.start()

@@ -12,6 +12,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
+from sync import services
 from sync.heartbeat import TTL_SECONDS, latest_worker_heartbeat
 
 
@@ -56,9 +57,8 @@ def _redis() -> str:
 
 
 def _broker() -> str:
-    broker = dramatiq.get_broker()
-    broker.client.ping()  # type: ignore[attr-defined]
-    return type(broker).__name__
+    services.ping_broker()
+    return type(dramatiq.get_broker()).__name__
 
 
 def _worker() -> str:

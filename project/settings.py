@@ -11,6 +11,9 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import redis
+import redis.backoff
+import redis.retry
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -146,10 +149,23 @@ CHANNEL_LAYERS = {
     }
 }
 
+# The broker's commands ride through a Redis restart: a connection refused or dropped is retried
+# every half second for up to 15 s, then raised. Without this, a message sent while Redis
+# restarts is lost: an actor's "next page" send fails, and so does the Retries middleware's
+# re-enqueue of the failed message, which is then acked (the job stalls). The channel layer
+# does not retry: a progress update is a notification, and the fan-out closes its sockets on
+# a lost connection so that they reconnect to a snapshot (sync.fanout).
+BROKER_REDIS_RETRY = redis.retry.Retry(redis.backoff.ConstantBackoff(0.5), retries=30)
+
 DRAMATIQ_BROKER = {
     "BROKER": "dramatiq.brokers.redis.RedisBroker",
     "OPTIONS": {
         "url": REDIS_URL,
+        "client": redis.Redis.from_url(
+            REDIS_URL,
+            retry=BROKER_REDIS_RETRY,
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        ),
         "namespace": f"{REDIS_PREFIX}:dramatiq",
         # A worker silent this long is presumed dead and its unacked messages are requeued;
         # the check runs on `maintenance_chance` of every million broker commands.

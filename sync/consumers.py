@@ -66,15 +66,17 @@ class _ProgressConsumer(AsyncWebsocketConsumer):
         self.frame_times: list[float] = []
         self.lifetime: asyncio.TimerHandle | None = None
         self.early: list[dict[str, Any]] | None = []  # updates that beat the snapshot
+        self.lost = False
         groups = await self.authorize()
         await self.accept()
         if groups is None:
             await self.close(code=REFUSED)
             return
-        for group in groups:  # join first, then read: nothing falls between the two
-            await fanout.join(group, self)
-            self.joined.append(group)
+        if not await self.join(groups):
+            return
         html, states = await self.load_snapshot()
+        if self.lost:
+            return  # the feed was lost while the snapshot was read: closed, to reconnect
         await self.send(text_data=html)
         for state in states:
             self.remember(state)
@@ -83,6 +85,22 @@ class _ProgressConsumer(AsyncWebsocketConsumer):
             await self.deliver(message)
         loop = asyncio.get_running_loop()
         self.lifetime = loop.call_later(_socket_max_age(), self.expire)
+
+    async def join(self, groups: list[str]) -> bool:
+        """Join the groups (before the snapshot is read: nothing falls between the two).
+
+        With the channel layer down (Redis restarting) the socket closes with "reconnect now":
+        the page retries with backoff and gets its snapshot once Redis is back.
+        """
+        try:
+            for group in groups:
+                await fanout.join(group, self)
+                self.joined.append(group)
+        except Exception as error:
+            logger.warning("progress feed unavailable (%s); socket told to reconnect", error)
+            await self.feed_lost()
+            return False
+        return True
 
     async def authorize(self) -> list[str] | None:
         """Return the groups to join, or None to refuse the socket."""
@@ -97,6 +115,7 @@ class _ProgressConsumer(AsyncWebsocketConsumer):
             self.lifetime.cancel()
         for group in self.joined:
             await fanout.leave(group, self)
+        self.joined = []
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Push-only: client frames are ignored, within limits.
@@ -121,8 +140,12 @@ class _ProgressConsumer(AsyncWebsocketConsumer):
         self.remember(message["state"])
 
     async def feed_lost(self) -> None:
+        for group in self.joined:  # still joined where the layer is up; a no-op where lost
+            await fanout.leave(group, self)
         self.joined = []
-        await self.close(code=RECONNECT)  # the browser reconnects and gets a fresh snapshot
+        if not self.lost:
+            self.lost = True
+            await self.close(code=RECONNECT)  # the browser reconnects and gets a snapshot
 
     def remember(self, state: dict[str, Any]) -> None:
         """Note the version this socket shows, and have the job watched for a stall."""

@@ -17,11 +17,13 @@ import weakref
 from collections import defaultdict
 from typing import Any, Protocol
 
+import redis
 from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
 
-MAX_RECEIVE_FAILURES = 8  # about 20 s of retries
+# How long the receive loop waits before trying again, at most, once the layer failed.
+MAX_RETRY_DELAY_S = 2.0
 
 
 class Subscriber(Protocol):
@@ -33,7 +35,7 @@ class Subscriber(Protocol):
 
 
 async def join(group: str, subscriber: Subscriber) -> None:
-    """Deliver the group's messages to ``subscriber`` from now on."""
+    """Deliver the group's messages to ``subscriber`` from now on; raise if the layer is down."""
     await _hub().join(group, subscriber)
 
 
@@ -42,10 +44,19 @@ async def leave(group: str, subscriber: Subscriber) -> None:
 
 
 class _Hub:
+    """One channel per process, in every group one of its sockets watches.
+
+    The receive loop never stops. When the layer fails (Redis restarting), updates published
+    meanwhile are lost at their publishers, so every socket is closed at once to reconnect and
+    read a snapshot from the database; the loop retries with backoff until Redis answers again.
+    Groups the closed sockets leave behind are discarded when their next message arrives.
+    """
+
     def __init__(self) -> None:
         self.layer = get_channel_layer()
         self.channel = ""
         self.members: dict[str, set[Subscriber]] = defaultdict(set)
+        self.orphans: set[str] = set()  # groups this channel may still be in, with no socket
         self.reader: asyncio.Task[None] | None = None
 
     async def join(self, group: str, subscriber: Subscriber) -> None:
@@ -57,43 +68,72 @@ class _Hub:
             # Every join adds again, which also renews the group's expiry (a day) in the layer.
             await self.layer.group_add(group, self.channel)
         except BaseException:
-            self.members[group].discard(subscriber)
+            self._forget(group, subscriber)
             raise
+        self.orphans.discard(group)
 
     async def leave(self, group: str, subscriber: Subscriber) -> None:
-        members = self.members.get(group)
-        if members is None:
+        if subscriber not in self.members.get(group, ()):
             return
-        members.discard(subscriber)
-        if not members:
-            del self.members[group]
-            await self.layer.group_discard(group, self.channel)
+        self._forget(group, subscriber)
+        if group not in self.members:
+            try:
+                await self.layer.group_discard(group, self.channel)
+            except Exception:
+                return  # the layer is down: the group's next message discards it
+            self.orphans.discard(group)
+
+    def _forget(self, group: str, subscriber: Subscriber) -> None:
+        members = self.members.get(group)
+        if members is not None:
+            members.discard(subscriber)
+            if not members:
+                del self.members[group]
+                self.orphans.add(group)
 
     async def _read(self) -> None:
         failures = 0
         while True:
             try:
                 message = await self.layer.receive(self.channel)
-            except Exception:
-                # Messages wait in Redis (for the layer's expiry), so a retry loses nothing.
+            except redis.TimeoutError:
+                continue  # a blocking pop timed out: what was sent still waits in Redis
+            except Exception as error:
                 failures += 1
-                logger.warning("progress feed: receive failed (%s in a row)", failures)
-                if failures >= MAX_RECEIVE_FAILURES:
-                    await self._give_up()
-                    return
-                await asyncio.sleep(min(0.1 * 2**failures, 5))
+                if failures == 1:
+                    logger.warning("progress feed lost (%s); sockets reconnect", error)
+                await self._drop_subscribers()
+                await asyncio.sleep(min(0.1 * 2**failures, MAX_RETRY_DELAY_S))
                 continue
-            failures = 0
-            for subscriber in list(self.members.get(message.get("group", ""), ())):
+            if failures:
+                logger.info("progress feed back after %s failed receives", failures)
+                failures = 0
+            group = message.get("group", "")
+            subscribers = list(self.members.get(group, ()))
+            if not subscribers and group in self.orphans:
+                await self._discard_orphan(group)
+            for subscriber in subscribers:
                 await _deliver(subscriber, message)
 
-    async def _give_up(self) -> None:
-        logger.error("progress feed lost; closing its sockets so that they reconnect")
+    async def _drop_subscribers(self) -> None:
+        """Close every socket: the updates it missed while the layer was down are gone."""
         lost = {subscriber for members in self.members.values() for subscriber in members}
+        self.orphans.update(self.members)
         self.members.clear()
-        self.reader = None
         for subscriber in lost:
-            await subscriber.feed_lost()
+            try:
+                await subscriber.feed_lost()
+            except Exception:
+                logger.exception("closing a socket of the lost progress feed failed")
+
+    async def _discard_orphan(self, group: str) -> None:
+        try:
+            await self.layer.group_discard(group, self.channel)
+        except Exception:
+            return  # still down: the next message for the group tries again
+        self.orphans.discard(group)
+        if group in self.members:  # a socket joined meanwhile: make sure the channel stays
+            await self.layer.group_add(group, self.channel)
 
 
 async def _deliver(subscriber: Subscriber, message: dict[str, Any]) -> None:

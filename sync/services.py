@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import dramatiq
+import redis
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -206,9 +207,31 @@ def sync_members(*, team: Team) -> None:
 # -- helpers ---------------------------------------------------------------------------------------
 
 
+def ping_broker() -> None:
+    """Ping the job queue's Redis once, failing within seconds when it is down.
+
+    The broker's own client rides through a Redis restart by retrying for up to 15 s
+    (settings.BROKER_REDIS_RETRY); a page and a readiness probe must answer sooner, so the
+    ping goes over a connection of its own to the same server, without retries.
+    """
+    broker_pool = dramatiq.get_broker().client.connection_pool  # type: ignore[attr-defined]
+    options = {
+        **broker_pool.connection_kwargs,
+        "socket_timeout": 2,
+        "socket_connect_timeout": 2,
+        "retry": None,
+        "retry_on_error": [],
+    }
+    pool = redis.ConnectionPool(connection_class=broker_pool.connection_class, **options)
+    try:
+        redis.Redis(connection_pool=pool).ping()
+    finally:
+        pool.disconnect()
+
+
 def _require_broker() -> None:
     try:
-        dramatiq.get_broker().client.ping()  # type: ignore[attr-defined]
+        ping_broker()
     except Exception as error:
         logger.error("job queue unreachable: %s", type(error).__name__)
         raise BrokerUnavailable() from error

@@ -15,6 +15,7 @@
   var REFUSED = 4403;
   var reconnects = 0;
   var wasOpen = false;
+  var live = false; // this connection has delivered its snapshot
   var lastAnnouncement = null;
 
   // Reconnect with full jitter, capped at 30 s (the extension's default grows to 64 s).
@@ -49,11 +50,18 @@
   });
   document.addEventListener("htmx:wsOpen", function () {
     wasOpen = true;
+  });
+  // Live once the snapshot arrived: a socket the server accepts and closes at once (its Redis
+  // is restarting) is not a connection, and must not reset the reconnect backoff.
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    if (live) return;
+    live = true;
     reconnects = 0;
     setConnection("connected", "Live");
   });
   document.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail.event.code;
+    live = false;
     if (RETRIED_CLOSE_CODES.indexOf(code) >= 0) {
       setConnection("reconnecting", "Reconnecting…");
     } else if (code === RECONNECT_NOW) {
