@@ -37,3 +37,8 @@ bench-repos: $(VENV)/.installed
 .PHONY: bench-progress
 bench-progress: $(VENV)/.installed
 	$(PY) -m benchmarks.bench_progress $(ARGS)
+
+## bench-load: 20 teams onboarding at once over HTTP against one worker pool (2 x 8) at 50 ms: each team's wall time and PRs/s beside the same teams one after another (REDIS_URL, BENCH_DATABASE_URL optional; ARGS="--teams N --acme-prs N")
+.PHONY: bench-load
+bench-load: $(VENV)/.installed
+	$(PY) -m benchmarks.bench_load $(ARGS)
