@@ -37,6 +37,7 @@ from sync.models import SyncJob
 logger = logging.getLogger(__name__)
 
 REFUSED = 4403  # not a member of the job's team, not staff, or not signed in
+NOT_FOUND = 4404  # a socket address this site does not serve
 FRAME_TOO_LARGE = 4413
 TOO_MANY_FRAMES = 4429
 # "Reconnect now": the page's script reconnects (with backoff) on this code. Daphne's
@@ -183,6 +184,16 @@ class StaffProgressConsumer(_ProgressConsumer):
 
     async def load_snapshot(self) -> tuple[str, list[dict[str, Any]]]:
         return await database_sync_to_async(_staff_snapshot)()
+
+
+class UnknownSocketConsumer(AsyncWebsocketConsumer):
+    """Any other socket address: accepted, then closed with 4404 (unrouted, Daphne answers 500)."""
+
+    channel_layer_alias = None  # type: ignore[assignment]
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.close(code=NOT_FOUND)
 
 
 def _job_snapshot(job_id: int) -> tuple[str, list[dict[str, Any]]]:

@@ -31,7 +31,7 @@ from tests.sync.jobs import make_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-FRAME_TOO_LARGE, TOO_MANY_FRAMES = 4413, 4429
+NOT_FOUND, FRAME_TOO_LARGE, TOO_MANY_FRAMES = 4404, 4413, 4429
 SUBMIT_REPOS = "/onboarding/select-repos/submit/"
 CHOOSE_ORG = "/onboarding/select-org/choose/"
 HIDDEN_FIELD = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
@@ -205,6 +205,9 @@ def test_it_closes_a_socket_asking_for_an_import_that_is_not_the_users(
     for job_id in (globex.pk, own.pk + 1000, 10**23):
         refused = alice.socket(f"/ws/sync/{job_id}/")
         assert (refused.frames, refused.code) == ([], REFUSED), job_id
+    for path in ("/ws/sync/abc/", "/ws/sync/", "/ws/nothing/"):
+        unknown = alice.socket(path)
+        assert (unknown.frames, unknown.code) == ([], NOT_FOUND), path
     # Her own import's socket opens on its snapshot: the refusals were about the job id.
     opened = alice.socket(f"/ws/sync/{own.pk}/")
     assert 'id="sync-status"' in opened.frames[0] and opened.code is None

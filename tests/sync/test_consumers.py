@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from asgi import application
-from sync import progress
+from sync import consumers, progress
 from sync.models import SyncJob, Team
 from tests.sync.jobs import change_job, make_job
 
@@ -279,3 +279,24 @@ def test_it_closes_a_socket_that_sends_too_many_frames(bob: User, team: Team) ->
         assert await _close_code(communicator) == 4429
 
     _run(scenario)
+
+
+def test_it_tells_the_page_to_reconnect_while_the_progress_feed_is_down(
+    bob: User, team: Team, settings: Any
+) -> None:
+    job = make_job(team)
+    down = {"hosts": ["redis://127.0.0.1:9/0"], "prefix": "down"}
+    settings.CHANNEL_LAYERS = {"default": {**settings.CHANNEL_LAYERS["default"], "CONFIG": down}}
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+    bob_browser = _login(bob)
+
+    async def scenario() -> None:
+        communicator = _socket(f"/ws/sync/{job.pk}/", bob_browser)
+        connected, _ = await communicator.connect()
+        assert connected  # accepted, then told to come back: no snapshot without a feed
+        assert await _close_code(communicator) == consumers.RECONNECT
+
+    try:
+        _run(scenario)
+    finally:
+        channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
