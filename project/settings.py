@@ -208,6 +208,12 @@ SLACK_TIMEOUT = float(os.environ.get("SLACK_TIMEOUT", "10"))
 # This site's public root, for links in Slack messages; empty leaves the links out.
 SITE_URL = os.environ.get("SITE_URL", "")
 SYNC_HISTORY_DAYS = int(os.environ.get("SYNC_HISTORY_DAYS", "180"))
+# A started import with no sign of life (a page, a retry or rate-limit time) for this long is
+# shown as stalled; the workers' watchdog resumes it once stalled this much longer, checking
+# every SYNC_WATCHDOG_SECONDS (0: never).
+SYNC_STALL_AFTER_SECONDS = int(os.environ.get("SYNC_STALL_AFTER_SECONDS", "60"))
+SYNC_RESUME_AFTER_SECONDS = int(os.environ.get("SYNC_RESUME_AFTER_SECONDS", "60"))
+SYNC_WATCHDOG_SECONDS = float(os.environ.get("SYNC_WATCHDOG_SECONDS", "30"))
 # Seconds a progress socket stays open before the server closes it for the client to reconnect:
 # under the 24 h after which Daphne times sockets out and Redis forgets group memberships.
 SYNC_SOCKET_MAX_AGE = int(os.environ.get("SYNC_SOCKET_MAX_AGE", str(23 * 3600)))

@@ -18,12 +18,18 @@ from collections import defaultdict
 from typing import Any, Protocol
 
 import redis
+import redis.asyncio as aioredis
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
 # How long the receive loop waits before trying again, at most, once the layer failed.
 MAX_RETRY_DELAY_S = 2.0
+# How often the process checks that Redis still holds its group memberships (a Redis that
+# restarted without its data answers as if nothing happened, and the groups are gone).
+MEMORY_CHECK_S = 5.0
+MEMORY_TTL_S = 120
 
 
 class Subscriber(Protocol):
@@ -58,11 +64,13 @@ class _Hub:
         self.members: dict[str, set[Subscriber]] = defaultdict(set)
         self.orphans: set[str] = set()  # groups this channel may still be in, with no socket
         self.reader: asyncio.Task[None] | None = None
+        self.checker: asyncio.Task[None] | None = None
 
     async def join(self, group: str, subscriber: Subscriber) -> None:
         if self.reader is None:
             self.channel = await self.layer.new_channel()
             self.reader = asyncio.ensure_future(self._read())
+            self.checker = asyncio.ensure_future(self._check_memory())
         self.members[group].add(subscriber)
         try:
             # Every join adds again, which also renews the group's expiry (a day) in the layer.
@@ -114,6 +122,31 @@ class _Hub:
                 await self._discard_orphan(group)
             for subscriber in subscribers:
                 await _deliver(subscriber, message)
+
+    async def _check_memory(self) -> None:
+        """Close every socket when Redis forgot this process (it restarted without its data).
+
+        A key of this process's own stands for its group memberships: written once, renewed on
+        every check. If a check finds it gone, so are the memberships and the updates sent
+        meanwhile, and the sockets reconnect to a snapshot and join again.
+        """
+        client = aioredis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
+        key = f"{settings.REDIS_PREFIX}:fanout:{self.channel}"
+        remembered = False
+        while True:
+            try:
+                if not remembered:
+                    remembered = bool(await client.set(key, "1", ex=MEMORY_TTL_S))
+                elif not await client.set(key, "1", ex=MEMORY_TTL_S, xx=True):
+                    logger.warning("redis forgot this process's groups; sockets reconnect")
+                    remembered = False
+                    await self._drop_subscribers()
+                    continue
+            except redis.RedisError:
+                pass  # Redis is down: the receive loop notices and closes the sockets
+            await asyncio.sleep(MEMORY_CHECK_S)
 
     async def _drop_subscribers(self) -> None:
         """Close every socket: the updates it missed while the layer was down are gone."""

@@ -13,6 +13,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -21,7 +22,7 @@ from sync.models import RepoSync, SyncJob
 # A job that no worker picks up within this long is shown as stalled.
 QUEUED_STALL_AFTER = timedelta(seconds=15)
 # A started job whose heartbeat (or rate-limit reset, or repo retry) is older than this is stalled.
-HEARTBEAT_STALL_AFTER = timedelta(seconds=60)
+HEARTBEAT_STALL_AFTER = timedelta(seconds=settings.SYNC_STALL_AFTER_SECONDS)
 
 ACTIVE = (SyncJob.Status.QUEUED, SyncJob.Status.RUNNING, SyncJob.Status.WAITING)
 # Error codes (sync.engine) that only reconnecting GitHub fixes.

@@ -1,7 +1,8 @@
 """Worker liveness: every worker process writes a short-lived key to Redis while it runs.
 
 `/readyz` reads it to say whether any worker is alive, and the progress page can tell "no
-worker is running" from "the job is slow".
+worker is running" from "the job is slow". The same middleware runs the watchdog that resumes
+imports whose messages were lost (``sync.watchdog``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ class WorkerHeartbeat(Middleware):
         self._stop = threading.Event()
         name = f"{socket.gethostname()}-{os.getpid()}"
         threading.Thread(target=self._beat, args=(name,), daemon=True, name="heartbeat").start()
+        from sync import watchdog  # needs the app registry, ready once the worker boots
+
+        watchdog_args = (self._stop, _client())
+        threading.Thread(
+            target=watchdog.run, args=watchdog_args, daemon=True, name="watchdog"
+        ).start()
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
         self._stop.set()

@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from sync import actors, progress
+from sync.engine import state
 from sync.engine.windows import default_since, window_for
 from sync.models import AuditEvent, RepoSync, SyncJob, Team, TrackedRepository
 
@@ -195,6 +196,9 @@ def resume_job(*, job: SyncJob, by: User | None = None) -> SyncJob:
     else:
         for repo_sync in job.repo_syncs.exclude(status__in=RepoSync.FINISHED):
             _enqueue(_page_sender(repo_sync.pk, repo_sync.pages_done))
+    # Its messages were just sent again: a sign of life, so the page stops saying it stalled.
+    state.bump_job(job.pk, heartbeat_at=timezone.now())
+    progress.job_changed(job.pk, urgent=True)
     _audit(by, job.team, "sync.resume", {"job": job.pk})
     return job
 

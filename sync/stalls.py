@@ -5,7 +5,8 @@ sockets forward says when the job would turn stalled if nothing changed
 (``fragments.stall_deadline``). Each process keeps one timer per job it shows; when a timer
 fires, the job is read and published once (the stalled banner is rendered at publish time),
 and every viewer in every process gets it. A real change publishes a new version first and
-moves the deadline.
+moves the deadline. ``stalled_jobs`` asks the same question of the database, for the staff
+filter and the workers' watchdog (``sync.watchdog``).
 """
 
 from __future__ import annotations
@@ -13,13 +14,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from datetime import datetime
 from typing import Any
 
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sync import fragments, progress
+from sync.models import RepoSync, SyncJob
 
 logger = logging.getLogger(__name__)
+
+
+def stalled_jobs(now: datetime) -> QuerySet[SyncJob]:
+    """Active jobs that show as stalled (``fragments.is_stalled``, close enough for a filter)."""
+    never_picked = Q(
+        status=SyncJob.Status.QUEUED,
+        started_at__isnull=True,
+        last_sign__lt=now - fragments.QUEUED_STALL_AFTER,
+    )
+    quiet_since = now - fragments.HEARTBEAT_STALL_AFTER
+    waiting_for_retry = RepoSync.objects.filter(job=OuterRef("pk"), retry_at__gte=quiet_since)
+    silent = (
+        Q(started_at__isnull=False, last_sign__lt=quiet_since)
+        & (Q(rate_limit_reset_at__isnull=True) | Q(rate_limit_reset_at__lt=quiet_since))
+        & ~Exists(waiting_for_retry)
+    )
+    return (
+        SyncJob.objects.filter(status__in=SyncJob.ACTIVE)
+        .annotate(last_sign=Coalesce("heartbeat_at", "started_at", "created_at"))
+        .filter(never_picked | silent)
+    )
 
 
 def watch(state: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +41,12 @@ class Process:
     def kill(self) -> None:
         self.popen.send_signal(signal.SIGKILL)
         self.popen.wait(10)
+
+    def kill_tree(self) -> None:
+        """SIGKILL the process and every process it forked at once, as a crash would."""
+        for child in psutil.Process(self.popen.pid).children(recursive=True):
+            child.kill()
+        self.kill()
 
     def stop(self) -> None:
         if self.popen.poll() is None:

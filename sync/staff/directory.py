@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from sync import fragments, progress
+from sync import fragments, progress, stalls
 from sync.models import (
     Commit,
     Integration,
     PullRequest,
-    RepoSync,
     Review,
     SyncJob,
     Team,
@@ -60,7 +57,9 @@ def find_teams(*, show: str = "", search: str = "") -> QuerySet[Team]:
     elif show == TeamFilter.WAITING:
         teams = teams.filter(Exists(jobs.filter(status=SyncJob.Status.WAITING)))
     elif show == TeamFilter.STALLED:
-        teams = teams.filter(Exists(_stalled_jobs(timezone.now()).filter(team=OuterRef("pk"))))
+        teams = teams.filter(
+            Exists(stalls.stalled_jobs(timezone.now()).filter(team=OuterRef("pk")))
+        )
     elif show == TeamFilter.FAILING:
         finished = jobs.filter(status__in=SyncJob.FINISHED).order_by("-created_at", "-pk")
         broken = Integration.objects.filter(
@@ -173,24 +172,3 @@ def render_team_sync(context: dict[str, Any] | None, team_id: int) -> str:
 
 def _counts(rows: QuerySet[Any], key: str) -> dict[int, int]:
     return dict(rows.values(key).annotate(n=Count("pk")).values_list(key, "n"))
-
-
-def _stalled_jobs(now: datetime) -> QuerySet[SyncJob]:
-    """Active jobs that show as stalled (``fragments.is_stalled``, close enough for a filter)."""
-    never_picked = Q(
-        status=SyncJob.Status.QUEUED,
-        started_at__isnull=True,
-        created_at__lt=now - fragments.QUEUED_STALL_AFTER,
-    )
-    quiet_since = now - fragments.HEARTBEAT_STALL_AFTER
-    waiting_for_retry = RepoSync.objects.filter(job=OuterRef("pk"), retry_at__gte=quiet_since)
-    silent = (
-        Q(started_at__isnull=False, last_sign__lt=quiet_since)
-        & (Q(rate_limit_reset_at__isnull=True) | Q(rate_limit_reset_at__lt=quiet_since))
-        & ~Exists(waiting_for_retry)
-    )
-    return (
-        SyncJob.objects.filter(status__in=SyncJob.ACTIVE)
-        .annotate(last_sign=Coalesce("heartbeat_at", "started_at", "created_at"))
-        .filter(never_picked | silent)
-    )

@@ -2,7 +2,8 @@
 
 A real `redis-server` persisting with AOF (as production's compose Redis does) where one is
 installed, and the embedded Redis-protocol server everywhere, stopped and started again on the
-same port with its data kept: the honest equivalent of a persisted Redis restarting.
+same port with its data kept: the honest equivalent of a persisted Redis restarting. Either
+can also come back without its data (``wipe`` between ``stop`` and ``start``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class DrillRedis(Protocol):
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
+
+    def wipe(self) -> None: ...
 
 
 class RealRedis:
@@ -78,6 +81,10 @@ class RealRedis:
             self.process.wait(5)
         self.process = None
 
+    def wipe(self) -> None:
+        """Forget what was persisted: the next start is a Redis without its data."""
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
     def _answers(self) -> bool:
         assert self.process is not None and self.process.poll() is None, "redis-server died"
         try:
@@ -107,6 +114,10 @@ class EmbeddedRedis:
         self.server.shutdown()  # ends every client connection, as a stopping server does
         self.server.server_close()
         self.server = None
+
+    def wipe(self) -> None:
+        """Forget the data: the next start is a Redis without its data."""
+        self.data = None
 
 
 def available_kinds() -> list[str]:

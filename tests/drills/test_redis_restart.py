@@ -148,3 +148,52 @@ def test_it_recovers_by_itself_from_a_redis_restart_mid_sync(
     expect(page.get_by_test_id("commits-synced")).to_have_text(str(job.commits_synced))
     expect(indicator).to_have_attribute("data-state", "connected")
     wait_for(lambda: _readiness(daphne)[0] == 200, timeout=30, interval=0.5)
+
+
+# The watchdog's clock, shortened: stalled after 2 s of silence, resumed 1 s later.
+WATCHDOG = {"SYNC_STALL_AFTER_SECONDS": "2", "SYNC_RESUME_AFTER_SECONDS": "1"}
+
+
+def test_it_resumes_by_itself_when_redis_comes_back_without_its_data(
+    page_as: OpenPage,
+    daphne: DaphneServer,
+    redis_server: DrillRedis,
+    acme: Team,
+    alice: User,
+    bob: User,
+    github: RunningSandbox,
+    request: pytest.FixtureRequest,
+) -> None:
+    logs = ARTIFACTS / "logs" / request.node.name
+    env = {"GITHUB_API_URL": github.api_url, "REDIS_URL": redis_server.url, **WATCHDOG}
+    github.control.set_latency(fixed_ms=300)
+    crashing = start_sync_worker(logs / "worker-crashed.log", SYNC_WATCHDOG_SECONDS="1", **env)
+    job = _start_import_from_the_overview(page_as(alice), daphne)
+    page = page_as(bob)
+    page.goto(f"{daphne.url}/onboarding/sync/{job.pk}/")
+    indicator = page.get_by_test_id("connection")
+    expect(indicator).to_have_attribute("data-state", "connected")
+    wait_for(lambda: _pages_done(job) >= PAGES_BEFORE_RESTART, timeout=60)
+
+    # The host restarts: the worker dies with what it had fetched, and Redis (not persisting)
+    # comes back empty. No message of the import is left anywhere.
+    crashing.kill_tree()
+    crashing.stop()
+    redis_server.stop()
+    redis_server.wipe()
+    redis_server.start()
+    github.control.set_latency(fixed_ms=0)
+    assert not SyncJob.objects.get(pk=job.pk).is_finished
+    worker = start_sync_worker(logs / "worker.log", SYNC_WATCHDOG_SECONDS="1", **env)
+    try:
+        job = wait_finished(job, timeout=120)
+    finally:
+        worker.stop()
+
+    assert job.status == SyncJob.Status.SUCCEEDED, (job.status, job.error_message)
+    assert f"resumed stalled job={job.pk}" in worker.output()
+    assert truth_from_db(acme) == github.control.truth("acme", since=since_of(job))
+    expect(indicator).to_have_attribute("data-state", "connected", timeout=60_000)
+    expect(page.get_by_test_id("percent")).to_have_text("100%", timeout=30_000)
+    expect(page.get_by_test_id("prs-synced")).to_have_text(str(job.prs_synced))
+    expect(page.get_by_test_id("commits-synced")).to_have_text(str(job.commits_synced))

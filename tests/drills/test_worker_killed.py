@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
-import psutil
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -19,7 +18,7 @@ from sync import services
 from sync.models import RepoSync, SyncJob, Team, TrackedRepository
 from tests.browser.servers import DaphneServer
 from tests.conftest import ARTIFACTS
-from tests.processes import Process, wait_for
+from tests.processes import wait_for
 from tests.sync.importing import (
     recover_messages_of_dead_workers,
     since_of,
@@ -56,7 +55,7 @@ def dying_worker(
     worker = start_sync_worker(log, threads=THREADS, GITHUB_API_URL=github.api_url)
     job = services.start_sync(team=acme, history_since=timezone.now() - timedelta(days=800))
     wait_for(lambda: RepoSync.objects.filter(job=job, pages_done__gt=0).exists(), timeout=30)
-    _kill_tree(worker)
+    worker.kill_tree()
     open_repos = RepoSync.objects.filter(job=job).exclude(status=RepoSync.Status.SUCCEEDED)
     return job, open_repos.count()
 
@@ -112,11 +111,3 @@ def test_it_resumes_a_stalled_job_on_request_without_fetching_a_page_twice_over(
 def _refetched(github: RunningSandbox, job: SyncJob) -> int:
     pages = sum(RepoSync.objects.filter(job=job).values_list("pages_done", flat=True))
     return _graphql_requests(github) - pages
-
-
-def _kill_tree(process: Process) -> None:
-    """SIGKILL a worker and its forked children at once, as a crash would."""
-    parent = psutil.Process(process.popen.pid)
-    for child in parent.children(recursive=True):
-        child.kill()
-    process.kill()
