@@ -208,6 +208,10 @@ SLACK_TIMEOUT = float(os.environ.get("SLACK_TIMEOUT", "10"))
 # This site's public root, for links in Slack messages; empty leaves the links out.
 SITE_URL = os.environ.get("SITE_URL", "")
 SYNC_HISTORY_DAYS = int(os.environ.get("SYNC_HISTORY_DAYS", "180"))
+# Repositories of one import synced at once: the imports of many teams take turns on the
+# workers instead of one organization's repositories filling the queue. The default is the
+# compose worker pool's threads (2 x 8), so a team alone still uses the whole pool.
+SYNC_REPOS_IN_FLIGHT = int(os.environ.get("SYNC_REPOS_IN_FLIGHT", "16"))
 # A started import with no sign of life (a page, a retry or rate-limit time) for this long is
 # shown as stalled; the workers' watchdog resumes it once stalled this much longer, checking
 # every SYNC_WATCHDOG_SECONDS (0: never).

@@ -40,7 +40,7 @@ def verify_github_integration(integration_id: int) -> None:
 @dramatiq.actor(max_retries=3, min_backoff=2_000, max_backoff=30_000, time_limit=120_000)
 def start_sync_job(job_id: int) -> None:
     """Refresh members, mark the job running, send every repository's first page."""
-    _send(engine.start_job(job_id))
+    send_steps(engine.start_job(job_id))
 
 
 @dramatiq.actor(max_retries=5, min_backoff=2_000, max_backoff=60_000, time_limit=PAGE_TIME_LIMIT_MS)
@@ -51,7 +51,7 @@ def sync_repository_page(repo_sync_id: int, page: int) -> None:
     except (Exception, TimeLimitExceeded) as error:
         logger.exception("page crashed repo_sync=%s page=%s", repo_sync_id, page)
         steps = engine.page_crashed(repo_sync_id, page=page, error=error)
-    _send(steps)
+    send_steps(steps)
 
 
 @dramatiq.actor(max_retries=5, min_backoff=1_000, max_backoff=30_000, time_limit=60_000)
@@ -72,13 +72,16 @@ def sync_team_members(team_id: int) -> None:
     engine.sync_team_members(team_id)
 
 
-def _send(steps: list[engine.Step]) -> None:
+def send_steps(steps: list[engine.Step]) -> None:
+    """Send what the engine asked for next."""
     for step in steps:
         if isinstance(step, engine.SendPage):
             sync_repository_page.send_with_options(
                 args=(step.repo_sync_id, step.page), delay=step.delay_ms or None
             )
             engine.note_dispatched(step.repo_sync_id, page=step.page)
+        elif isinstance(step, engine.StartNext):
+            send_steps(engine.start_next_repositories(step.job_id))
         else:
             finish_sync_job.send(step.job_id)
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from sync import actors, progress
 from sync.engine import state
+from sync.engine import steps as engine_steps
 from sync.engine.windows import default_since, window_for
 from sync.models import AuditEvent, RepoSync, SyncJob, Team, TrackedRepository
 
@@ -194,8 +195,13 @@ def resume_job(*, job: SyncJob, by: User | None = None) -> SyncJob:
     if job.status == SyncJob.Status.QUEUED:
         _enqueue(lambda: actors.start_sync_job.send(job.pk))
     else:
-        for repo_sync in job.repo_syncs.exclude(status__in=RepoSync.FINISHED):
+        started = job.repo_syncs.exclude(status__in=RepoSync.FINISHED).filter(
+            dispatched_page__gte=0
+        )
+        for repo_sync in started:
             _enqueue(_page_sender(repo_sync.pk, repo_sync.pages_done))
+        # The step that starts the next repositories may be what was lost.
+        _enqueue(lambda: actors.send_steps([engine_steps.StartNext(job.pk)]))
     # Its messages were just sent again: a sign of life, so the page stops saying it stalled.
     state.bump_job(job.pk, heartbeat_at=timezone.now())
     progress.job_changed(job.pk, urgent=True)

@@ -9,20 +9,21 @@ from django.utils import timezone
 
 from sync import progress
 from sync.engine import members, state
-from sync.engine.steps import SendPage, Step
+from sync.engine.steps import Step
 from sync.engine.tokens import MissingToken, token_for
 from sync.github.client import Session
 from sync.github.errors import BadCredentials, GitHubError
-from sync.models import RepoSync, SyncJob, Team
+from sync.models import SyncJob, Team
 
 logger = logging.getLogger(__name__)
 
 
 def start_job(job_id: int) -> list[Step]:
-    """Refresh the team's members, mark the job running and send each repository's first page.
+    """Refresh the team's members, mark the job running and start its first repositories.
 
-    A bad token fails the job here, before any repository starts. Idempotent: a redelivered
-    start sends only the first pages not sent yet.
+    A bad token fails the job here, before any repository starts. Repositories start a few at
+    a time (``state.start_next_repositories``). Idempotent: a redelivered start claims only
+    repositories not started yet.
     """
     job = SyncJob.objects.select_related("team").filter(pk=job_id).first()
     if job is None or job.is_finished:
@@ -42,11 +43,7 @@ def start_job(job_id: int) -> list[Step]:
             # Authors are linked once members arrive (relinked when the job finishes).
             logger.warning("members not refreshed job=%s: %s", job_id, error)
     _mark_running(job_id, points=session.points)
-    pending = RepoSync.objects.filter(
-        job_id=job_id, status=RepoSync.Status.QUEUED, dispatched_page__lt=0
-    ).order_by("pk")
-    steps: list[Step] = [SendPage(pk, 0) for pk in pending.values_list("pk", flat=True)]
-    return steps or state.finish_if_done(job_id)
+    return state.finish_if_done(job_id)  # the first repositories, or the finish of none
 
 
 @transaction.atomic

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from sync import notifications, progress
 from sync.engine import eta
-from sync.engine.steps import FinishJob, SendPage, Step
+from sync.engine.steps import FinishJob, SendPage, StartNext, Step
 from sync.github.errors import Transient
 from sync.models import Integration, RepoSync, SyncJob
 
@@ -152,9 +153,32 @@ def _fail_locked(repo_sync: RepoSync, code: str, message: str) -> list[Step]:
 
 
 def finish_if_done(job_id: int) -> list[Step]:
-    """Ask for the job's finish when no repository is left (call after the job row is written)."""
+    """Ask for the next repositories while some are open, else for the job's finish (call
+    after the job row is written)."""
     left = RepoSync.objects.filter(job_id=job_id, status__in=UNFINISHED_REPO).exists()
-    return [] if left else [FinishJob(job_id)]
+    return [StartNext(job_id)] if left else [FinishJob(job_id)]
+
+
+def start_next_repositories(job_id: int) -> list[Step]:
+    """Claim the first pages of waiting repositories, up to ``SYNC_REPOS_IN_FLIGHT`` a job.
+
+    A job takes its repositories a few at a time, so the queue holds a few chains of pages per
+    job and the imports of many teams take turns: one organization's hundreds of repositories
+    would otherwise stand in front of every other team's first page. Each claim is a
+    conditional update of its own (outside any other transaction, so no lock order to keep):
+    two repositories finishing at once never start the same one twice, and at worst start one
+    more than the limit.
+    """
+    repos = RepoSync.objects.filter(job_id=job_id, status__in=UNFINISHED_REPO)
+    room = settings.SYNC_REPOS_IN_FLIGHT - repos.filter(dispatched_page__gte=0).count()
+    waiting = repos.filter(status=RepoSync.Status.QUEUED, dispatched_page__lt=0).order_by("pk")
+    claimed: list[Step] = []
+    for repo_sync_id in waiting.values_list("pk", flat=True)[: max(room, 0)]:
+        if RepoSync.objects.filter(pk=repo_sync_id, dispatched_page__lt=0).update(
+            dispatched_page=0
+        ):
+            claimed.append(SendPage(repo_sync_id, 0))
+    return claimed
 
 
 @transaction.atomic

@@ -15,10 +15,17 @@ class SendPage:
 
 
 @dataclass(frozen=True)
+class StartNext:
+    """A repository of the job is done (or the job begins): start the next ones waiting."""
+
+    job_id: int
+
+
+@dataclass(frozen=True)
 class FinishJob:
     """Every repository of the job is done: settle the job's outcome."""
 
     job_id: int
 
 
-Step = SendPage | FinishJob
+Step = SendPage | StartNext | FinishJob
