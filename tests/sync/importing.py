@@ -185,9 +185,7 @@ class GroupListener:
         self._loop = asyncio.new_event_loop()
         self._layer: Any = None
         self._channel = ""
-        self._thread = threading.Thread(
-            target=self._loop.run_until_complete, args=(self._listen(),)
-        )
+        self._thread = threading.Thread(target=self._run)
 
     def __enter__(self) -> GroupListener:
         self._thread.daemon = True
@@ -219,6 +217,10 @@ class GroupListener:
     def summary(self) -> list[tuple[str, int]]:
         return [(s["status"], s["version"]) for s in self.states()]
 
+    def _run(self) -> None:
+        self._loop.run_until_complete(self._listen())
+        self._loop.close()
+
     async def _listen(self) -> None:
         self._layer = channel_layers.make_backend("default")
         self._channel = await self._layer.new_channel()
@@ -233,3 +235,6 @@ class GroupListener:
                 break
             self.messages.append(message)
         await self._layer.group_discard(self.group, self._channel)
+        # The layer's last receive leaves a clean-up task behind: let it finish first.
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        await asyncio.gather(*others, return_exceptions=True)
