@@ -170,7 +170,7 @@ class JobProgressConsumer(_ProgressConsumer):
         return [progress.job_group(self.job_id)]
 
     async def load_snapshot(self) -> tuple[str, list[dict[str, Any]]]:
-        return await database_sync_to_async(_job_snapshot)(self.job_id)
+        return await database_sync_to_async(job_snapshot)(self.job_id)
 
 
 class StaffProgressConsumer(_ProgressConsumer):
@@ -183,7 +183,7 @@ class StaffProgressConsumer(_ProgressConsumer):
         return [progress.STAFF_GROUP]
 
     async def load_snapshot(self) -> tuple[str, list[dict[str, Any]]]:
-        return await database_sync_to_async(_staff_snapshot)()
+        return await database_sync_to_async(staff_snapshot)()
 
 
 class UnknownSocketConsumer(AsyncWebsocketConsumer):
@@ -196,17 +196,17 @@ class UnknownSocketConsumer(AsyncWebsocketConsumer):
         await self.close(code=NOT_FOUND)
 
 
-def _job_snapshot(job_id: int) -> tuple[str, list[dict[str, Any]]]:
+def job_snapshot(job_id: int) -> tuple[str, list[dict[str, Any]]]:
     state = progress.snapshot(SyncJob.objects.select_related("team").get(pk=job_id))
     return fragments.render_page(state), [state]
 
 
-def _staff_snapshot() -> tuple[str, list[dict[str, Any]]]:
+def staff_snapshot() -> tuple[str, list[dict[str, Any]]]:
     jobs = SyncJob.objects.select_related("team").order_by("-created_at")
     recent = list(jobs.filter(status__in=fragments.ACTIVE)) + list(
         jobs.exclude(status__in=fragments.ACTIVE)[:STAFF_RECENT_JOBS]
     )
-    states = [progress.snapshot(job) for job in recent]
+    states = progress.snapshots(recent)
     now = timezone.now()
     rows = [fragments.page_context(state, now) for state in states]
     return render_to_string("sync/staff_jobs.html", {"rows": rows}), states

@@ -28,7 +28,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from sync import fragments
-from sync.models import SyncJob
+from sync.models import RepoSync, SyncJob
 
 logger = logging.getLogger(__name__)
 
@@ -54,23 +54,44 @@ def job_changed(job_id: int, *, urgent: bool = False) -> None:
 
 def snapshot(job: SyncJob) -> dict[str, Any]:
     """Return the job's full state as a JSON-ready dict (used by messages and snapshots)."""
-    repos = [
-        {
-            "id": rs.id,
-            "repository": rs.repository.full_name,
-            "status": rs.status,
-            "prs_total": rs.prs_total,
-            "prs_synced": rs.prs_synced,
-            "reviews_synced": rs.reviews_synced,
-            "commits_synced": rs.commits_synced,
-            "items_skipped": rs.items_skipped,
-            "attempts": rs.attempts,
-            "retry_at": rs.retry_at.isoformat() if rs.retry_at else None,
-            "error_code": rs.error_code,
-            "error_message": rs.error_message,
-        }
-        for rs in job.repo_syncs.select_related("repository").order_by("repository__full_name")
-    ]
+    return snapshots([job])[0]
+
+
+def snapshots(jobs: list[SyncJob]) -> list[dict[str, Any]]:
+    """Return each job's state, reading all their repositories in one query (a staff page or
+    socket shows dozens of jobs). Load the jobs with their team (``select_related``)."""
+    by_job: dict[int, list[dict[str, Any]]] = {job.pk: [] for job in jobs}
+    rows = (
+        RepoSync.objects.filter(job__in=jobs)
+        .order_by("job_id", "repository__full_name")
+        .values_list("job_id", *_REPO_FIELDS)
+    )
+    for job_id, *values in rows:
+        repo = dict(zip(_REPO_KEYS, values, strict=True))
+        repo["retry_at"] = _iso(repo["retry_at"])
+        by_job[job_id].append(repo)
+    return [_job_state(job, by_job[job.pk]) for job in jobs]
+
+
+# A repository's keys in a job's state, and the fields they are read from.
+_REPO_KEYS = (
+    "id",
+    "repository",
+    "status",
+    "prs_total",
+    "prs_synced",
+    "reviews_synced",
+    "commits_synced",
+    "items_skipped",
+    "attempts",
+    "retry_at",
+    "error_code",
+    "error_message",
+)
+_REPO_FIELDS = tuple("repository__full_name" if key == "repository" else key for key in _REPO_KEYS)
+
+
+def _job_state(job: SyncJob, repos: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": job.id,
         "team_id": job.team_id,
@@ -85,9 +106,7 @@ def snapshot(job: SyncJob) -> dict[str, Any]:
         "reviews_synced": job.reviews_synced,
         "commits_synced": job.commits_synced,
         "eta_seconds": job.eta_seconds,
-        "rate_limit_reset_at": job.rate_limit_reset_at.isoformat()
-        if job.rate_limit_reset_at
-        else None,
+        "rate_limit_reset_at": _iso(job.rate_limit_reset_at),
         "heartbeat_at": _iso(job.heartbeat_at),
         "created_at": _iso(job.created_at),
         "started_at": _iso(job.started_at),

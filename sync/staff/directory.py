@@ -21,7 +21,6 @@ from sync.models import (
     Team,
     TrackedRepository,
 )
-from sync.staff.snapshots import snapshots
 
 # Finished jobs shown under the active ones in the live list (what the staff socket sends).
 RECENT_JOBS = 50
@@ -129,7 +128,7 @@ def job_contexts(jobs: QuerySet[SyncJob]) -> dict[int, dict[str, Any]]:
     now = timezone.now()
     return {
         state["id"]: fragments.page_context(state, now)
-        for state in snapshots(list(jobs.select_related("team")))
+        for state in progress.snapshots(list(jobs.select_related("team")))
     }
 
 

@@ -1,19 +1,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from sync import progress
+from sync.consumers import staff_snapshot
 from sync.models import RepoSync, SyncJob, Team
-from sync.staff.snapshots import snapshots
 from tests.sync.jobs import make_job
 
 pytestmark = pytest.mark.django_db
 
 
-def test_it_builds_the_same_job_states_as_the_publisher(team: Team) -> None:
+def test_it_reads_the_states_of_many_jobs_in_one_query(
+    team: Team, django_assert_num_queries: Any
+) -> None:
     globex = Team.objects.create(name="Globex", github_org_id=2002, github_org_login="globex")
     now = timezone.now()
     waiting = make_job(
@@ -43,4 +46,31 @@ def test_it_builds_the_same_job_states_as_the_publisher(team: Team) -> None:
         SyncJob.objects.select_related("team").filter(pk__in=[waiting.pk, failed.pk, empty.pk])
     )
 
-    assert snapshots(jobs) == [progress.snapshot(job) for job in jobs]
+    with django_assert_num_queries(1):
+        states = {state["id"]: state for state in progress.snapshots(jobs)}
+
+    assert states[waiting.pk]["rate_limit_reset_at"] == (now + timedelta(minutes=5)).isoformat()
+    assert (states[waiting.pk]["version"], states[waiting.pk]["team_name"]) == (7, "acme")
+    repos = states[waiting.pk]["repos"]
+    assert [repo["repository"] for repo in repos] == [f"acme/repo-{n}" for n in (1, 2, 3)]
+    assert repos[1]["status"] == RepoSync.Status.RETRYING and repos[1]["error_message"] == "502"
+    assert repos[1]["retry_at"] == (now + timedelta(seconds=8)).isoformat()
+    assert {repo["prs_synced"] for repo in repos} == {40}
+    assert states[failed.pk]["error_code"] == "token_revoked"
+    assert len(states[failed.pk]["repos"]) == 2 and states[empty.pk]["repos"] == []
+    assert progress.snapshot(waiting) == states[waiting.pk]
+
+
+def test_it_opens_the_staff_socket_on_a_snapshot_of_a_few_queries(
+    team: Team, django_assert_max_num_queries: Any
+) -> None:
+    for number in range(20):
+        other = Team.objects.create(
+            name=f"T{number}", github_org_id=3000 + number, github_org_login=f"t{number}"
+        )
+        make_job(other, repos=2, status=SyncJob.Status.SUCCEEDED)
+
+    with django_assert_max_num_queries(3):  # active jobs, recent jobs, their repositories
+        html, states = staff_snapshot()
+
+    assert len(states) == 20 and html.count("<tr") >= 20
