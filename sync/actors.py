@@ -82,6 +82,8 @@ def send_steps(steps: list[engine.Step]) -> None:
             engine.note_dispatched(step.repo_sync_id, page=step.page)
         elif isinstance(step, engine.StartNext):
             send_steps(engine.start_next_repositories(step.job_id))
+        elif isinstance(step, engine.SyncMembers):
+            sync_team_members.send(step.team_id)
         else:
             finish_sync_job.send(step.job_id)
 

@@ -10,13 +10,14 @@ from sync.engine.jobs import finish_job, start_job, sync_team_members
 from sync.engine.pages import note_dispatched, sync_page
 from sync.engine.state import repo_retrying as page_crashed
 from sync.engine.state import start_next_repositories
-from sync.engine.steps import FinishJob, SendPage, StartNext, Step
+from sync.engine.steps import FinishJob, SendPage, StartNext, Step, SyncMembers
 
 __all__ = [
     "FinishJob",
     "SendPage",
     "StartNext",
     "Step",
+    "SyncMembers",
     "finish_job",
     "note_dispatched",
     "page_crashed",

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from sync import progress
 from sync.engine import members, state
-from sync.engine.steps import Step
+from sync.engine.steps import Step, SyncMembers
 from sync.engine.tokens import MissingToken, token_for
 from sync.github.client import Session
 from sync.github.errors import BadCredentials, GitHubError
@@ -33,6 +33,7 @@ def start_job(job_id: int) -> list[Step]:
     except MissingToken as error:
         state.job_failed(job_id, code=error.code, message=str(error))
         return []
+    later: list[Step] = []
     if job.status == SyncJob.Status.QUEUED:
         try:
             members.sync_members(team=job.team, session=session)
@@ -40,10 +41,12 @@ def start_job(job_id: int) -> list[Step]:
             state.job_failed(job_id, code="token_revoked", message=state.REVOKED)
             return []
         except GitHubError as error:
-            # Authors are linked once members arrive (relinked when the job finishes).
+            # The import goes on; the members actor tries again with backoff and links the
+            # authors imported meanwhile once the members arrive.
             logger.warning("members not refreshed job=%s: %s", job_id, error)
+            later.append(SyncMembers(job.team_id))
     _mark_running(job_id, points=session.points)
-    return state.finish_if_done(job_id)  # the first repositories, or the finish of none
+    return later + state.finish_if_done(job_id)  # the first repositories, or the finish
 
 
 @transaction.atomic

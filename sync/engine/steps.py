@@ -22,10 +22,17 @@ class StartNext:
 
 
 @dataclass(frozen=True)
+class SyncMembers:
+    """The members could not be read at the job's start: read them again (with retries)."""
+
+    team_id: int
+
+
+@dataclass(frozen=True)
 class FinishJob:
     """Every repository of the job is done: settle the job's outcome."""
 
     job_id: int
 
 
-Step = SendPage | StartNext | FinishJob
+Step = SendPage | StartNext | SyncMembers | FinishJob
