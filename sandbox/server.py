@@ -24,7 +24,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from sandbox.github import rest
+from sandbox.github import payloads, rest
 from sandbox.github.limits import Budget, Clock, Fault, Limits
 from sandbox.github.world import Sizes, Token, World
 
@@ -364,7 +364,7 @@ class GitHubService:
     def _rate_limit(self, subject: str, token: Token | None) -> Response:
         limits = self.sandbox.limits
         budgets = {r: limits.budget(subject, r) for r in ("core", "graphql")}
-        body = rest.rate_limit_body({r: b.as_json() for r, b in budgets.items()})
+        body = payloads.rate_limit_body({r: b.as_json() for r, b in budgets.items()})
         headers = _rate_headers(budgets["core"], "core") | _github_headers(token, "")
         return Response.json(200, body, headers)
 
