@@ -121,10 +121,8 @@ def connect(request: HttpRequest) -> HttpResponse:
 @require_GET
 def callback(request: HttpRequest) -> HttpResponse:
     answer = oauth.read_callback(request, STATE_KEY, "Jira")
-    if answer.error in ("state_mismatch", "access_denied"):
-        return _problem(request, answer.error)
-    if answer.error:
-        return _problem(request, "bad_code" if answer.error == "missing_code" else "oauth_error")
+    if problem := steps.callback_problem(answer):
+        return _problem(request, problem)
     try:
         integrations.connect_jira(
             membership=current_membership(request),

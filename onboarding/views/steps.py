@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from onboarding.oauth import Callback
 from onboarding.views.orgs import current_membership
 from sync import accounts, integrations
 from sync.models import Integration, Membership
@@ -24,3 +25,12 @@ def render_step(request: HttpRequest, *, provider: str, template: str) -> HttpRe
         "is_admin": membership.role == Membership.Role.ADMIN,
     }
     return render(request, template, context)
+
+
+def callback_problem(answer: Callback) -> str:
+    """Name the problem page for a provider's callback that brought no code ("" when it did)."""
+    if answer.error in ("state_mismatch", "access_denied"):
+        return answer.error
+    if answer.error:
+        return "bad_code" if answer.error == "missing_code" else "oauth_error"
+    return ""
