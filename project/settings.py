@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django_dramatiq",
     "sync",
     "onboarding",
+    "staff",
 ]
 
 MIDDLEWARE = [
@@ -168,9 +169,11 @@ DRAMATIQ_BROKER = {
         ),
         "namespace": f"{REDIS_PREFIX}:dramatiq",
         # A worker silent this long is presumed dead and its unacked messages are requeued;
-        # the check runs on `maintenance_chance` of every million broker commands.
-        "heartbeat_timeout": int(os.environ.get("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", "30000")),
-        "maintenance_chance": int(os.environ.get("DRAMATIQ_MAINTENANCE_CHANCE", "10000")),
+        # the check runs on `maintenance_chance` of every million broker commands. Every
+        # worker process renews its broker heartbeat every 2 s however busy it is
+        # (sync.heartbeat), so a short timeout only catches processes that really died.
+        "heartbeat_timeout": int(os.environ.get("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", "8000")),
+        "maintenance_chance": int(os.environ.get("DRAMATIQ_MAINTENANCE_CHANCE", "200000")),
     },
     # Listed explicitly: django_dramatiq's AdminMiddleware would write a row per message.
     "MIDDLEWARE": [

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, time
 from django import forms
 from django.utils import timezone
 
+from staff.directory import TeamFilter
 from sync.staff.audit import Action
-from sync.staff.directory import TeamFilter
 
 
 class TeamSearchForm(forms.Form):

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from staff import directory
 from staff.decorators import staff_only
 from staff.forms import (
     AuditFilterForm,
@@ -21,7 +22,7 @@ from staff.forms import (
 )
 from sync import services
 from sync.models import SyncJob, Team, TrackedRepository
-from sync.staff import actions, audit, directory, lookups
+from sync.staff import actions, audit, lookups
 
 TEAMS_PER_PAGE = 50
 EVENTS_PER_PAGE = 50

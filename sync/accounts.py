@@ -128,14 +128,19 @@ def _free_username(login: str) -> str:
 
 
 def _reactivate_integrations(credential: IntegrationCredential) -> None:
-    # A fresh token fixes a revoked integration that uses this credential.
-    Integration.objects.filter(credential=credential).exclude(
+    # A fresh token fixes a revoked integration that uses this credential, and the imports
+    # that stopped for want of it go on.
+    broken = Integration.objects.filter(credential=credential).exclude(
         status=Integration.Status.ACTIVE
-    ).update(
+    )
+    teams = list(broken.values_list("team_id", flat=True))
+    broken.update(
         status=Integration.Status.ACTIVE,
         status_detail="Reconnected.",
         updated_at=timezone.now(),
     )
+    for team in Team.objects.filter(pk__in=teams):
+        services.resume_after_reconnect(team=team)
 
 
 def get_github_token(user: User) -> Secret:
@@ -239,6 +244,7 @@ def _connect_github(team: Team, user: User) -> bool:
     integration.status_detail = f"Connected by {user.get_username()}."
     integration.updated_at = timezone.now()
     integration.save(update_fields=["credential", "status", "status_detail", "updated_at"])
+    services.resume_after_reconnect(team=team)
     return True
 
 

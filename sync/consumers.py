@@ -28,10 +28,9 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.template.loader import render_to_string
 from django.utils import timezone
 
-from sync import access, fanout, fragments, progress, stalls
+from sync import access, fanout, progress, stalls
 from sync.models import SyncJob
 
 logger = logging.getLogger(__name__)
@@ -79,8 +78,10 @@ class _ProgressConsumer(AsyncWebsocketConsumer):
         if self.lost:
             return  # the feed was lost while the snapshot was read: closed, to reconnect
         await self.send(text_data=html)
+        now = timezone.now()
         for state in states:
-            self.remember(state)
+            check_at = state.check_at(now)
+            self.remember(state.id, state.version, check_at.isoformat() if check_at else None)
         early, self.early = self.early or [], None
         for message in early:
             await self.deliver(message)
@@ -107,7 +108,7 @@ class _ProgressConsumer(AsyncWebsocketConsumer):
         """Return the groups to join, or None to refuse the socket."""
         raise NotImplementedError
 
-    async def load_snapshot(self) -> tuple[str, list[dict[str, Any]]]:
+    async def load_snapshot(self) -> tuple[str, list[progress.JobState]]:
         """Return the snapshot's HTML and the job states it shows, read from the database."""
         raise NotImplementedError
 
@@ -138,7 +139,7 @@ class _ProgressConsumer(AsyncWebsocketConsumer):
         if version < self.versions.get(job_id, -1):
             return
         await self.send(text_data=message["html"])
-        self.remember(message["state"])
+        self.remember(job_id, version, message.get("check_at"))
 
     async def feed_lost(self) -> None:
         for group in self.joined:  # still joined where the layer is up; a no-op where lost
@@ -148,10 +149,10 @@ class _ProgressConsumer(AsyncWebsocketConsumer):
             self.lost = True
             await self.close(code=RECONNECT)  # the browser reconnects and gets a snapshot
 
-    def remember(self, state: dict[str, Any]) -> None:
+    def remember(self, job_id: int, version: int, check_at: str | None) -> None:
         """Note the version this socket shows, and have the job watched for a stall."""
-        self.versions[state["id"]] = state["version"]
-        stalls.watch(state)
+        self.versions[job_id] = version
+        stalls.watch(job_id, version, check_at)
 
     def expire(self) -> None:
         self.closing = asyncio.ensure_future(self.close(code=RECONNECT))
@@ -169,7 +170,7 @@ class JobProgressConsumer(_ProgressConsumer):
             return None
         return [progress.job_group(self.job_id)]
 
-    async def load_snapshot(self) -> tuple[str, list[dict[str, Any]]]:
+    async def load_snapshot(self) -> tuple[str, list[progress.JobState]]:
         return await database_sync_to_async(job_snapshot)(self.job_id)
 
 
@@ -182,7 +183,7 @@ class StaffProgressConsumer(_ProgressConsumer):
             return None
         return [progress.STAFF_GROUP]
 
-    async def load_snapshot(self) -> tuple[str, list[dict[str, Any]]]:
+    async def load_snapshot(self) -> tuple[str, list[progress.JobState]]:
         return await database_sync_to_async(staff_snapshot)()
 
 
@@ -196,17 +197,16 @@ class UnknownSocketConsumer(AsyncWebsocketConsumer):
         await self.close(code=NOT_FOUND)
 
 
-def job_snapshot(job_id: int) -> tuple[str, list[dict[str, Any]]]:
+def job_snapshot(job_id: int) -> tuple[str, list[progress.JobState]]:
     state = progress.snapshot(SyncJob.objects.select_related("team").get(pk=job_id))
-    return fragments.render_page(state), [state]
+    return progress.render("job", state), [state]
 
 
-def staff_snapshot() -> tuple[str, list[dict[str, Any]]]:
+def staff_snapshot() -> tuple[str, list[progress.JobState]]:
+    """Render every active job and the latest finished ones as the staff page's rows."""
     jobs = SyncJob.objects.select_related("team").order_by("-created_at")
-    recent = list(jobs.filter(status__in=fragments.ACTIVE)) + list(
-        jobs.exclude(status__in=fragments.ACTIVE)[:STAFF_RECENT_JOBS]
+    recent = list(jobs.filter(status__in=SyncJob.ACTIVE)) + list(
+        jobs.exclude(status__in=SyncJob.ACTIVE)[:STAFF_RECENT_JOBS]
     )
     states = progress.snapshots(recent)
-    now = timezone.now()
-    rows = [fragments.page_context(state, now) for state in states]
-    return render_to_string("sync/staff_jobs.html", {"rows": rows}), states
+    return progress.render_list("staff", states), states

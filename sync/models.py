@@ -230,7 +230,15 @@ class SyncJob(models.Model):
     commits_synced = models.IntegerField(default=0)
     rate_limit_reset_at = models.DateTimeField(null=True, blank=True)
     eta_seconds = models.IntegerField(null=True, blank=True)
+    # When eta_seconds was estimated: the next estimate is smoothed against it.
+    eta_at = models.DateTimeField(null=True, blank=True)
+    # The percent shown: it never decreases and reaches 100 only when the job succeeds.
+    percent = models.IntegerField(default=0)
+    # When every repository's window was sized (None: still counting, or not started).
+    counted_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When "run it now" (or the watchdog) last sent the job's messages again.
+    resumed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -275,6 +283,8 @@ class RepoSync(models.Model):
     cursor = models.CharField(max_length=500, blank=True)
     pages_done = models.IntegerField(default=0)
     prs_total = models.IntegerField(null=True, blank=True)
+    # Pull requests in this sync's window: counted before the import, refined by its pages.
+    prs_expected = models.IntegerField(null=True, blank=True)
     prs_synced = models.IntegerField(default=0)
     reviews_synced = models.IntegerField(default=0)
     commits_synced = models.IntegerField(default=0)

@@ -1,4 +1,4 @@
-"""Publish sync state to the channel layer after it is committed.
+"""The state of a sync job, typed, and its publishing to the channel layer after commit.
 
 The database is the truth; a message is a notification carrying the job's full current state
 (read from the database at publish time) and its version, so a dropped or reordered message
@@ -7,27 +7,35 @@ layer connection (``async_to_sync`` per call would open a loop and a connection 
 and publishes each job at most ``MAX_PER_SECOND`` times a second; an urgent change (a status
 change, an error) goes out at once.
 
-Groups: ``sync.job.<id>``, ``sync.team.<team_id>`` and ``sync.staff``. Each group's message
-also carries ``html``: the fragments that group's audience shows (the progress page, the team's
-summary, the staff row), rendered once here so that consumers only forward them, and
-``group``, the group it was sent to.
+``JobState`` is what every page renders, and ``JobState.condition`` is the one rule for what a
+job is doing now (importing, paused, stalled, its worker lost…): the progress page, the
+team's pages, the staff pages and the workers' watchdog all ask it. The words and templates
+for each condition belong to the pages, which register a renderer per audience
+(``register_renderer``); this module renders each message once per audience, so consumers
+only forward it.
+
+Groups: ``sync.job.<id>``, ``sync.team.<team_id>`` and ``sync.staff``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import threading
 import time
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from sync import fragments
+from sync import heartbeat
 from sync.models import RepoSync, SyncJob
 
 logger = logging.getLogger(__name__)
@@ -37,6 +45,197 @@ MAX_PER_SECOND = 4
 # without work (reconnecting for every publish costs more than the rest of a publish).
 IDLE_SECONDS = 2.0
 STAFF_GROUP = "sync.staff"
+
+# A job that no worker picks up within this long is shown as such.
+QUEUED_TOO_LONG = timedelta(seconds=15)
+# No page for this long, and no worker process alive: the job's worker is lost.
+SILENT_AFTER = timedelta(seconds=8)
+# While a job is silent, the web process looks again this often (a worker may die meanwhile).
+RECHECK = timedelta(seconds=4)
+
+
+class Condition(enum.StrEnum):
+    """What a job is doing now, as its pages name it."""
+
+    QUEUED = "queued"
+    COUNTING = "counting"
+    RUNNING = "running"
+    RATE_LIMITED = "rate_limited"
+    RETRYING = "retrying"
+    STALLED = "stalled"
+    WORKER_LOST = "worker_lost"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED_CONDITIONS = {
+    SyncJob.Status.SUCCEEDED: Condition.SUCCEEDED,
+    SyncJob.Status.PARTIAL: Condition.PARTIAL,
+    SyncJob.Status.FAILED: Condition.FAILED,
+    SyncJob.Status.CANCELLED: Condition.CANCELLED,
+}
+# Error codes (sync.engine) that only reconnecting GitHub fixes.
+REVOKED_CODES = frozenset({"token_revoked", "bad_credentials"})
+SSO_CODE = "sso_required"
+RECONNECT_CODES = REVOKED_CODES | {SSO_CODE}
+
+
+def stall_after() -> timedelta:
+    """Return the silence after which a job whose workers are alive shows as stalled."""
+    return timedelta(seconds=settings.SYNC_STALL_AFTER_SECONDS)
+
+
+@dataclass(frozen=True)
+class RepoState:
+    id: int
+    repository: str
+    status: str
+    prs_expected: int | None
+    prs_synced: int
+    reviews_synced: int
+    commits_synced: int
+    items_skipped: int
+    attempts: int
+    retry_at: datetime | None
+    error_code: str
+    error_message: str
+
+
+@dataclass(frozen=True)
+class JobState:
+    """A job as its pages show it: the row, its repositories, and whether a worker is alive."""
+
+    id: int
+    team_id: int
+    team_name: str
+    kind: str
+    status: str
+    version: int
+    repos_total: int
+    repos_done: int
+    prs_total: int
+    prs_synced: int
+    reviews_synced: int
+    commits_synced: int
+    percent: int
+    eta_seconds: int | None
+    eta_at: datetime | None
+    counted_at: datetime | None
+    rate_limit_reset_at: datetime | None
+    heartbeat_at: datetime | None
+    resumed_at: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error_code: str
+    error_message: str
+    repos: tuple[RepoState, ...]
+    # The newest heartbeat of any worker process when the state was read (None: none alive).
+    worker_seen_at: datetime | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in SyncJob.ACTIVE
+
+    @property
+    def repos_failed(self) -> int:
+        return sum(1 for repo in self.repos if repo.status == RepoSync.Status.FAILED)
+
+    @property
+    def reconnect(self) -> str:
+        """Return why GitHub must be reconnected ("revoked" or "sso"), or ""."""
+        codes = {self.error_code, *(repo.error_code for repo in self.repos)}
+        if codes & REVOKED_CODES:
+            return "revoked"
+        return "sso" if SSO_CODE in codes else ""
+
+    def condition(self, now: datetime) -> Condition:
+        """Return what the job is doing at ``now``: the one rule every page and the watchdog use."""
+        if not self.is_active:
+            return FINISHED_CONDITIONS[SyncJob.Status(self.status)]
+        if self.started_at is None:
+            waited = now - max(self.created_at, self.resumed_at or self.created_at)
+            if waited < QUEUED_TOO_LONG:
+                return Condition.QUEUED
+            return Condition.STALLED if self._worker_alive(now) else Condition.WORKER_LOST
+        silence = now - self.last_sign
+        if silence >= SILENT_AFTER and not self._worker_alive(now):
+            return Condition.WORKER_LOST
+        if now >= self.stall_deadline:
+            return Condition.STALLED
+        if self.status == SyncJob.Status.WAITING and self.rate_limit_reset_at is not None:
+            return Condition.RATE_LIMITED
+        if self.counted_at is None:
+            return Condition.COUNTING
+        statuses = {repo.status for repo in self.repos}
+        if RepoSync.Status.RETRYING in statuses and RepoSync.Status.RUNNING not in statuses:
+            return Condition.RETRYING
+        return Condition.RUNNING
+
+    @property
+    def last_sign(self) -> datetime:
+        """Return the last moment a worker showed it works on the job."""
+        return self.heartbeat_at or self.started_at or self.created_at
+
+    @property
+    def stall_deadline(self) -> datetime:
+        """Return when a silent job turns stalled: after the silence, or what it waits for."""
+        waits = [repo.retry_at for repo in self.repos if repo.retry_at is not None]
+        waited_for = max([self.last_sign, *waits, self.rate_limit_reset_at or self.last_sign])
+        return waited_for + stall_after()
+
+    def check_at(self, now: datetime) -> datetime | None:
+        """Return when the condition may change with no write (look again then), or None."""
+        if not self.is_active:
+            return None
+        if self.started_at is None:
+            queued_until = max(self.created_at, self.resumed_at or self.created_at)
+            return max(queued_until + QUEUED_TOO_LONG, now + RECHECK)
+        candidates = [self.stall_deadline]
+        silent_from = self.last_sign + SILENT_AFTER
+        candidates.append(silent_from if silent_from > now else now + RECHECK)
+        future = [moment for moment in candidates if moment > now]
+        return min(future) if future else None
+
+    def _worker_alive(self, now: datetime) -> bool:
+        seen = self.worker_seen_at
+        return seen is not None and now - seen < timedelta(seconds=heartbeat.ALIVE_SECONDS)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the state as JSON-ready values (channel-layer messages carry it)."""
+        return _jsonable(asdict(self))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobState:
+        values = _parsed(cls, data)
+        values["repos"] = tuple(_load(RepoState, repo) for repo in data["repos"])
+        return cls(**values)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def _parsed(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    values = {}
+    for field in fields(cls):
+        value = data[field.name]
+        if isinstance(value, str) and "datetime" in str(field.type):
+            value = datetime.fromisoformat(value)
+        values[field.name] = value
+    return values
+
+
+def _load(cls: type[RepoState], data: dict[str, Any]) -> RepoState:
+    return cls(**_parsed(cls, data))
 
 
 def job_group(job_id: int) -> str:
@@ -52,69 +251,75 @@ def job_changed(job_id: int, *, urgent: bool = False) -> None:
     transaction.on_commit(lambda: _publisher().request(job_id, urgent=urgent))
 
 
-def snapshot(job: SyncJob) -> dict[str, Any]:
-    """Return the job's full state as a JSON-ready dict (used by messages and snapshots)."""
+def snapshot(job: SyncJob) -> JobState:
+    """Return the job's full state (used by messages, pages and snapshots)."""
     return snapshots([job])[0]
 
 
-def snapshots(jobs: list[SyncJob]) -> list[dict[str, Any]]:
+def snapshots(jobs: list[SyncJob]) -> list[JobState]:
     """Return each job's state, reading all their repositories in one query (a staff page or
     socket shows dozens of jobs). Load the jobs with their team (``select_related``)."""
-    by_job: dict[int, list[dict[str, Any]]] = {job.pk: [] for job in jobs}
+    by_job: dict[int, list[RepoState]] = {job.pk: [] for job in jobs}
     rows = (
         RepoSync.objects.filter(job__in=jobs)
         .order_by("job_id", "repository__full_name")
         .values_list("job_id", *_REPO_FIELDS)
     )
     for job_id, *values in rows:
-        repo = dict(zip(_REPO_KEYS, values, strict=True))
-        repo["retry_at"] = _iso(repo["retry_at"])
-        by_job[job_id].append(repo)
-    return [_job_state(job, by_job[job.pk]) for job in jobs]
+        by_job[job_id].append(RepoState(*values))
+    seen = heartbeat.latest_worker_heartbeat_at() if jobs else None
+    return [_job_state(job, tuple(by_job[job.pk]), seen) for job in jobs]
 
 
-# A repository's keys in a job's state, and the fields they are read from.
-_REPO_KEYS = (
-    "id",
-    "repository",
-    "status",
-    "prs_total",
-    "prs_synced",
-    "reviews_synced",
-    "commits_synced",
-    "items_skipped",
-    "attempts",
-    "retry_at",
-    "error_code",
-    "error_message",
+# A repository's fields in a job's state, in RepoState's order.
+_REPO_FIELDS = tuple(
+    "repository__full_name" if field.name == "repository" else field.name
+    for field in fields(RepoState)
 )
-_REPO_FIELDS = tuple("repository__full_name" if key == "repository" else key for key in _REPO_KEYS)
 
 
-def _job_state(job: SyncJob, repos: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "team_id": job.team_id,
-        "team_name": job.team.github_org_login,
-        "kind": job.kind,
-        "status": job.status,
-        "version": job.version,
-        "repos_total": job.repos_total,
-        "repos_done": job.repos_done,
-        "prs_total": job.prs_total,
-        "prs_synced": job.prs_synced,
-        "reviews_synced": job.reviews_synced,
-        "commits_synced": job.commits_synced,
-        "eta_seconds": job.eta_seconds,
-        "rate_limit_reset_at": _iso(job.rate_limit_reset_at),
-        "heartbeat_at": _iso(job.heartbeat_at),
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
-        "error_code": job.error_code,
-        "error_message": job.error_message,
-        "repos": repos,
+def _job_state(job: SyncJob, repos: tuple[RepoState, ...], seen: datetime | None) -> JobState:
+    values = {
+        field.name: getattr(job, field.name)
+        for field in fields(JobState)
+        if field.name not in ("team_name", "repos", "worker_seen_at")
     }
+    return JobState(**values, team_name=job.team.github_org_login, repos=repos, worker_seen_at=seen)
+
+
+# -- rendering, once per audience --------------------------------------------------------------
+
+Renderer = Callable[[JobState, datetime], str]
+# Audience -> the group it is sent to and the renderer the pages registered for it.
+_RENDERERS: dict[str, Renderer] = {}
+_AUDIENCE_GROUPS: dict[str, Callable[[JobState], str]] = {
+    "job": lambda state: job_group(state.id),
+    "team": lambda state: team_group(state.team_id),
+    "staff": lambda state: STAFF_GROUP,
+}
+
+
+def register_renderer(audience: str, renderer: Renderer) -> None:
+    """Have ``renderer`` draw what ``audience`` ("job", "team", "staff") is sent of a job."""
+    _RENDERERS[audience] = renderer
+
+
+def render(audience: str, state: JobState, now: datetime | None = None) -> str:
+    """Render ``state`` for ``audience`` as the pages registered."""
+    return _RENDERERS[audience](state, now or timezone.now())
+
+
+ListRenderer = Callable[[list[JobState], datetime], str]
+_LIST_RENDERERS: dict[str, ListRenderer] = {}
+
+
+def register_list_renderer(audience: str, renderer: ListRenderer) -> None:
+    """Have ``renderer`` draw the snapshot of many jobs ``audience`` (the staff page) opens on."""
+    _LIST_RENDERERS[audience] = renderer
+
+
+def render_list(audience: str, states: list[JobState], now: datetime | None = None) -> str:
+    return _LIST_RENDERERS[audience](states, now or timezone.now())
 
 
 def build_message(job: SyncJob) -> dict[str, Any]:
@@ -127,24 +332,22 @@ def build_messages(job: SyncJob) -> dict[str, dict[str, Any]]:
     return messages_for_state(snapshot(job))
 
 
-def messages_for_state(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def messages_for_state(state: JobState) -> dict[str, dict[str, Any]]:
     """Render ``state`` once per audience into the message each group receives."""
     now = timezone.now()
-    rendered = {
-        job_group(state["id"]): fragments.render_page(state, now),
-        team_group(state["team_id"]): fragments.render_team(state, now),
-        STAFF_GROUP: fragments.render_staff(state, now),
-    }
+    check_at = state.check_at(now)
+    data = state.to_json()
     return {
-        group: {
+        _AUDIENCE_GROUPS[audience](state): {
             "type": "sync.update",
-            "group": group,
-            "job_id": state["id"],
-            "version": state["version"],
-            "state": state,
-            "html": html,
+            "group": _AUDIENCE_GROUPS[audience](state),
+            "job_id": state.id,
+            "version": state.version,
+            "state": data,
+            "check_at": check_at.isoformat() if check_at else None,
+            "html": renderer(state, now),
         }
-        for group, html in rendered.items()
+        for audience, renderer in _RENDERERS.items()
     }
 
 
@@ -238,10 +441,6 @@ def _load_messages(job_id: int) -> dict[str, dict[str, Any]] | None:
 def _read_messages(job_id: int) -> dict[str, dict[str, Any]] | None:
     job = SyncJob.objects.select_related("team").filter(pk=job_id).first()
     return None if job is None else build_messages(job)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 _lock = threading.Lock()

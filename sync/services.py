@@ -202,10 +202,58 @@ def resume_job(*, job: SyncJob, by: User | None = None) -> SyncJob:
             _enqueue(_page_sender(repo_sync.pk, repo_sync.pages_done))
         # The step that starts the next repositories may be what was lost.
         _enqueue(lambda: actors.send_steps([engine_steps.StartNext(job.pk)]))
-    # Its messages were just sent again: a sign of life, so the page stops saying it stalled.
-    state.bump_job(job.pk, heartbeat_at=timezone.now())
+    # Sending is not progress: the page goes on saying what it sees (a stall, no worker) until
+    # a worker writes a page, and shows when the job was sent again.
+    state.bump_job(job.pk, resumed_at=timezone.now())
     progress.job_changed(job.pk, urgent=True)
     _audit(by, job.team, "sync.resume", {"job": job.pk})
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def resume_after_reconnect(*, team: Team) -> SyncJob | None:
+    """Reopen the team's last job where GitHub access was what stopped repositories.
+
+    Called when the team's GitHub token works again: the repositories that failed because the
+    token was revoked (or SSO was not authorized) go on where they stopped, on the same job,
+    and the others keep their outcome. Return the job, or None when there was nothing to resume.
+    """
+    try:
+        _lock_team(team)
+    except SyncAlreadyRunning:
+        return None  # an import is running: it already has a working token
+    job = team.sync_jobs.order_by("-created_at", "-pk").first()
+    if job is None or job.status not in (SyncJob.Status.FAILED, SyncJob.Status.PARTIAL):
+        return None
+    stopped = job.repo_syncs.filter(
+        status=RepoSync.Status.FAILED, error_code__in=progress.RECONNECT_CODES
+    )
+    reopened = stopped.update(
+        status=RepoSync.Status.QUEUED,
+        error_code="",
+        error_message="",
+        retry_at=None,
+        finished_at=None,
+        attempts=0,
+        dispatched_page=-1,
+        version=F("version") + 1,
+    )
+    if not reopened:
+        return None
+    SyncJob.objects.filter(pk=job.pk).update(
+        status=SyncJob.Status.RUNNING,
+        error_code="",
+        error_message="",
+        finished_at=None,
+        heartbeat_at=timezone.now(),
+        repos_done=F("repos_done") - reopened,
+        version=F("version") + 1,
+    )
+    _enqueue(lambda: actors.send_steps([engine_steps.StartNext(job.pk)]))
+    progress.job_changed(job.pk, urgent=True)
+    logger.info("resumed after reconnect team=%s job=%s repos=%s", team.pk, job.pk, reopened)
+    job.refresh_from_db()
     return job
 
 

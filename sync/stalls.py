@@ -1,12 +1,14 @@
-"""Notice, on the server, when a watched job turns stalled, and publish it.
+"""Notice, on the server, when a watched job's condition changes with no write, and publish it.
 
-A worker cannot report that no worker is running, so the web process does: every state its
-sockets forward says when the job would turn stalled if nothing changed
-(``fragments.stall_deadline``). Each process keeps one timer per job it shows; when a timer
-fires, the job is read and published once (the stalled banner is rendered at publish time),
-and every viewer in every process gets it. A real change publishes a new version first and
-moves the deadline. ``stalled_jobs`` asks the same question of the database, for the staff
-filter and the workers' watchdog (``sync.watchdog``).
+A worker cannot report that no worker is running, so the web process does: every message the
+sockets forward says when the job's condition may change if nothing is written
+(``JobState.check_at``: a queued job waiting too long, a silent job whose workers may be
+gone, a stall). Each process keeps one timer per job it shows; when it fires, the job is read
+and published, the condition decided at publish time (``JobState.condition``, the one rule).
+When several web processes show the same job, a Redis key lets one of them publish each
+check. A real change publishes a new version first and moves the timer. ``stalled_jobs``
+asks the same rule of every active job, for the staff filter and the workers' watchdog
+(``sync.watchdog``).
 """
 
 from __future__ import annotations
@@ -15,70 +17,53 @@ import asyncio
 import logging
 import weakref
 from datetime import datetime
-from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Coalesce
+import redis.asyncio
+from django.conf import settings
 from django.utils import timezone
 
-from sync import fragments, progress
-from sync.models import RepoSync, SyncJob
+from sync import progress
+from sync.models import SyncJob
 
 logger = logging.getLogger(__name__)
 
-
-def stalled_jobs(now: datetime) -> QuerySet[SyncJob]:
-    """Active jobs that show as stalled (``fragments.is_stalled``, close enough for a filter)."""
-    never_picked = Q(
-        status=SyncJob.Status.QUEUED,
-        started_at__isnull=True,
-        last_sign__lt=now - fragments.QUEUED_STALL_AFTER,
-    )
-    quiet_since = now - fragments.HEARTBEAT_STALL_AFTER
-    waiting_for_retry = RepoSync.objects.filter(job=OuterRef("pk"), retry_at__gte=quiet_since)
-    silent = (
-        Q(started_at__isnull=False, last_sign__lt=quiet_since)
-        & (Q(rate_limit_reset_at__isnull=True) | Q(rate_limit_reset_at__lt=quiet_since))
-        & ~Exists(waiting_for_retry)
-    )
-    return (
-        SyncJob.objects.filter(status__in=SyncJob.ACTIVE)
-        .annotate(last_sign=Coalesce("heartbeat_at", "started_at", "created_at"))
-        .filter(never_picked | silent)
-    )
+STALLED = (progress.Condition.STALLED, progress.Condition.WORKER_LOST)
 
 
-def watch(state: dict[str, Any]) -> None:
-    """Arm (or move) the job's stall timer from a state a socket is showing."""
-    _watcher().watch(state)
+def stalled_jobs(now: datetime) -> list[progress.JobState]:
+    """Return the states of the active jobs that show as stalled or without a worker at ``now``."""
+    jobs = list(SyncJob.objects.filter(status__in=SyncJob.ACTIVE).select_related("team"))
+    return [state for state in progress.snapshots(jobs) if state.condition(now) in STALLED]
+
+
+def watch(job_id: int, version: int, check_at: str | None) -> None:
+    """Arm (or move) the job's timer from a message a socket is showing."""
+    _watcher().watch(job_id, version, check_at)
 
 
 class _Watcher:
     def __init__(self) -> None:
         self.timers: dict[int, asyncio.TimerHandle] = {}
-        self.versions: dict[int, int] = {}
+        self.armed: dict[int, tuple[int, str | None]] = {}
         self.checks: set[asyncio.Task[None]] = set()
 
-    def watch(self, state: dict[str, Any]) -> None:
-        job_id, version = state["id"], state["version"]
-        if self.versions.get(job_id) == version:
-            return  # every socket of the job forwards the same state: decide once
-        self.versions[job_id] = version
+    def watch(self, job_id: int, version: int, check_at: str | None) -> None:
+        if self.armed.get(job_id) == (version, check_at):
+            return  # every socket of the job forwards the same message: decide once
         if timer := self.timers.pop(job_id, None):
             timer.cancel()
-        deadline = fragments.stall_deadline(state)
-        now = timezone.now()
-        if deadline is None or now >= deadline:
-            if deadline is None:
-                del self.versions[job_id]  # finished: nothing more to watch
-            return  # already shown as stalled: only a real change matters now
-        delay = (deadline - now).total_seconds() + 0.05
-        self.timers[job_id] = asyncio.get_running_loop().call_later(delay, self._due, job_id)
+        if check_at is None:
+            self.armed.pop(job_id, None)  # finished: nothing more to watch
+            return
+        self.armed[job_id] = (version, check_at)
+        delay = (datetime.fromisoformat(check_at) - timezone.now()).total_seconds() + 0.05
+        loop = asyncio.get_running_loop()
+        self.timers[job_id] = loop.call_later(max(delay, 0.05), self._due, job_id, check_at)
 
-    def _due(self, job_id: int) -> None:
+    def _due(self, job_id: int, check_at: str) -> None:
         del self.timers[job_id]
-        self.versions.pop(job_id, None)  # the check publishes the same version: look again
-        check = asyncio.ensure_future(progress.publish_from_db(job_id))
+        self.armed.pop(job_id, None)  # the check may publish the same version: look again
+        check = asyncio.ensure_future(_check(job_id, check_at))
         self.checks.add(check)
         check.add_done_callback(lambda done: self._checked(job_id, done))
 
@@ -86,6 +71,20 @@ class _Watcher:
         self.checks.discard(check)
         if not check.cancelled() and (error := check.exception()) is not None:
             logger.error("stall check failed job=%s", job_id, exc_info=error)
+
+
+async def _check(job_id: int, check_at: str) -> None:
+    # One web process publishes each check; the others receive what it published.
+    key = f"{settings.REDIS_PREFIX}:stall-check:{job_id}:{check_at}"
+    client = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+    try:
+        first = await client.set(key, "1", nx=True, ex=60)
+    except redis.RedisError:
+        first = True  # no Redis to agree through: publishing twice is harmless
+    finally:
+        await client.aclose()
+    if first:
+        await progress.publish_from_db(job_id)
 
 
 _watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watcher] = (

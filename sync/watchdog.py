@@ -20,17 +20,21 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from sync import services, stalls
+from sync import progress, services, stalls
+from sync.models import SyncJob
 
 logger = logging.getLogger(__name__)
 
 
 def sweep(now: datetime | None = None) -> list[int]:
-    """Resume every job stalled for longer than the grace; return their ids."""
+    """Resume every job stalled (and not resumed) for longer than the grace; return their ids."""
     now = now or timezone.now()
     grace = timedelta(seconds=settings.SYNC_RESUME_AFTER_SECONDS)
     resumed = []
-    for job in stalls.stalled_jobs(now - grace).select_related("team"):
+    jobs = SyncJob.objects.select_related("team").in_bulk(
+        [state.id for state in stalls.stalled_jobs(now) if _stalled_past(state, now, grace)]
+    )
+    for job in jobs.values():
         try:
             services.resume_job(job=job)
         except services.SyncError as error:
@@ -39,6 +43,13 @@ def sweep(now: datetime | None = None) -> list[int]:
         logger.warning("resumed stalled job=%s team=%s", job.pk, job.team_id)
         resumed.append(job.pk)
     return resumed
+
+
+def _stalled_past(state: progress.JobState, now: datetime, grace: timedelta) -> bool:
+    deadline = state.stall_deadline
+    if state.resumed_at is not None:  # resumed already: give that a whole stall's time
+        deadline = max(deadline, state.resumed_at + progress.stall_after())
+    return now >= deadline + grace
 
 
 def run(stop: threading.Event, client: redis.Redis) -> None:

@@ -11,9 +11,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from onboarding import states
 from onboarding.views.orgs import current_membership
 from onboarding.views.repos import ago
-from sync import accounts, fragments, progress, services
+from sync import accounts, progress, services
 from sync.models import Commit, Membership, PullRequest, Review, SyncJob, Team, TrackedRepository
 
 MEMBERS_SHOWN = 60
@@ -39,11 +40,11 @@ def complete(request: HttpRequest) -> HttpResponse:
         "members": members[:MEMBERS_SHOWN],
         "members_total": members.count(),
         "last_sync": last_sync,
-        "last_sync_label": fragments.JOB_LABELS.get(last_sync.status, "") if last_sync else "",
+        "last_sync_label": _label(last_sync) if last_sync else "",
         "last_sync_ago": _ago(last_sync) if last_sync else "",
         "current": current,
         # The progress page's own fragments, kept live by the same socket.
-        "live_html": fragments.render_page(progress.snapshot(current)) if current else "",
+        "live_html": states.render_page(progress.snapshot(current)) if current else "",
     }
     return render(request, "onboarding/complete.html", context)
 
@@ -95,3 +96,8 @@ def _repositories_with_counts(team: Team) -> QuerySet[TrackedRepository]:
 def _count(rows: QuerySet[Any], group: str) -> Coalesce:
     counted = rows.order_by().values(group).annotate(n=Count("pk")).values("n")[:1]
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def _label(job: SyncJob) -> str:
+    state = progress.snapshot(job)
+    return states.words_for(state, state.condition(timezone.now())).badge

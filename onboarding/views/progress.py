@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from sync import access, fragments, progress, services
+from onboarding import states
+from sync import access, progress, services
 from sync.models import SyncJob
 
 
@@ -21,8 +23,10 @@ def _job_or_404(request: HttpRequest, job_id: int) -> SyncJob:
 
 def _answer(request: HttpRequest, page: str, *, message: str = "", go: str = "") -> HttpResponse:
     """Answer an action: htmx shows ``message`` (the socket shows the rest) or follows ``go``;
-    a plain form post is redirected."""
+    a plain form post returns to the page (or ``go``) with ``message`` shown there."""
     if not request.headers.get("HX-Request"):
+        if message:
+            messages.info(request, message)
         return redirect(go or page)
     response = render(request, "sync/action_result.html", {"message": message})
     if go and go != page:
@@ -51,8 +55,10 @@ def _page(job_id: int) -> str:
 @login_required
 def sync_progress(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job_or_404(request, job_id)
-    context = fragments.page_context(progress.snapshot(job))
-    return render(request, "onboarding/sync.html", context)
+    context = states.page_context(progress.snapshot(job))
+    response = render(request, "onboarding/sync.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required

@@ -606,6 +606,57 @@ def _repo_matches(repo: Repo, args: dict[str, Any]) -> bool:
     return privacy is None or (privacy == "PRIVATE") == repo.private
 
 
+# -- search -----------------------------------------------------------------------------------
+
+# GitHub: https://docs.github.com/search-github/searching-on-github/searching-issues-and-pull-requests
+# The qualifiers the sandbox understands: repo:OWNER/NAME, is:pr, updated:>=T, updated:>T,
+# updated:<=T, updated:<T and updated:A..B, with T a date or an ISO 8601 time.
+_UPDATED = re.compile(r"updated:(>=|<=|>|<)?([0-9T:.+\-Z]+?)(?:\.\.([0-9T:.+\-Z]+))?$")
+
+
+def _search(_: Any, context: _Context, args: dict[str, Any]) -> _Connection:
+    """Search pull requests: what ``type: ISSUE`` with ``is:pr`` finds, newest update first."""
+    terms = args["query"].split()
+    repos = [t.removeprefix("repo:") for t in terms if t.startswith("repo:")]
+    tests = [test for t in terms if (test := _updated_test(t)) is not None]
+    found: list[tuple[tuple[Any, ...], Any]] = []
+    if args["type"] == "ISSUE" and "is:pr" in terms:
+        for full_name in repos:
+            owner, _, name = full_name.partition("/")
+            repo = context.world.repo(owner, name)
+            if repo is None or not _visible(context, repo):
+                continue  # GitHub finds nothing where the viewer may not look
+            for pr in context.world.sorted_pulls(repo, "updated", True):
+                if all(test(pr.updated_at) for test in tests):
+                    found.append(((_epoch(pr.updated_at), repo.id, pr.number), _PR(repo, pr)))
+    found.sort(key=lambda entry: entry[0], reverse=True)
+    return _Connection(context, found, True, args)
+
+
+def _updated_test(term: str) -> Callable[[datetime], bool] | None:
+    match = _UPDATED.match(term)
+    if match is None:
+        return None
+    operator, start, end = match.groups()
+    low = _search_time(start)
+    if end is not None:
+        high = _search_time(end)
+        return lambda t: low <= t <= high
+    tests: dict[str | None, Callable[[datetime], bool]] = {
+        ">=": lambda t: t >= low,
+        ">": lambda t: t > low,
+        "<=": lambda t: t <= low,
+        "<": lambda t: t < low,
+        None: lambda t: t.date() == low.date(),
+    }
+    return tests[operator]
+
+
+def _search_time(value: str) -> datetime:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 # -- repositories and pull requests -------------------------------------------------------------
 
 
@@ -879,6 +930,7 @@ _FIELDS: dict[str, dict[str, Resolver]] = {
         "organization": _organization,
         "rateLimit": lambda _, c, __: c.rate_limit,
         "repository": _repository,
+        "search": _search,
         "user": _user,
         "viewer": _viewer,
     },
@@ -897,6 +949,20 @@ _FIELDS: dict[str, dict[str, Resolver]] = {
     "PullRequestCommit": _PR_COMMIT,
     "Commit": _COMMIT,
     "GitActor": _GIT_ACTOR,
+    "SearchResultItemConnection": {
+        **_CONNECTION,
+        "issueCount": lambda conn, c, _: len(conn.entries),
+        **{
+            kind: lambda conn, c, _: 0
+            for kind in (
+                "codeCount",
+                "discussionCount",
+                "repositoryCount",
+                "userCount",
+                "wikiCount",
+            )
+        },
+    },
     **{
         name: _CONNECTION
         for name in (

@@ -4,7 +4,9 @@
  * - refuses a fragment older than the one on the page (messages may arrive out of order),
  * - shows whether the socket is connected, reconnecting, or closed for good,
  * - tells screen readers when the job's status changes,
- * - counts down to a rate-limit reset or a retry, in the viewer's local time.
+ * - counts down to a rate-limit reset or a retry, in the viewer's local time,
+ * - keeps keyboard focus (and so the scroll position) on the control it was on when a live
+ *   update replaces the fragment around it.
  * It never polls the server.
  */
 (function () {
@@ -29,13 +31,26 @@
     return value === null || value === undefined ? null : Number(value);
   }
 
+  var refocus = null; // the id of the focused control inside a fragment being replaced
+
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var incoming = event.detail.fragment && event.detail.fragment.firstElementChild;
     var current = versionOf(event.detail.target);
     var next = versionOf(incoming);
     if (current !== null && next !== null && next < current) {
       event.detail.shouldSwap = false;
+      return;
     }
+    var focused = document.activeElement;
+    if (focused && focused.id && event.detail.target.contains(focused)) {
+      refocus = focused.id;
+    }
+  });
+  document.addEventListener("htmx:oobAfterSwap", function () {
+    if (refocus === null) return;
+    var again = document.getElementById(refocus);
+    refocus = null;
+    if (again) again.focus({ preventScroll: true });
   });
 
   function setConnection(state, text) {
@@ -93,7 +108,8 @@
     var now = Date.now();
     document.querySelectorAll("[data-countdown]").forEach(function (element) {
       var left = Math.max(0, Math.round((Date.parse(element.getAttribute("data-countdown")) - now) / 1000));
-      element.textContent = left >= 60 ? Math.floor(left / 60) + ":" + pad(left % 60) + " min" : left + " s";
+      // At zero the next try is under way: the row changes as soon as it has an outcome.
+      element.textContent = left <= 0 ? "now" : left >= 60 ? "in " + Math.floor(left / 60) + ":" + pad(left % 60) + " min" : "in " + left + " s";
     });
   }
 

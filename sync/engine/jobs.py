@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sync import progress
-from sync.engine import members, state
+from sync.engine import members, sizes, state
 from sync.engine.steps import Step, SyncMembers
 from sync.engine.tokens import MissingToken, token_for
 from sync.github.client import Session
@@ -46,6 +46,12 @@ def start_job(job_id: int) -> list[Step]:
             logger.warning("members not refreshed job=%s: %s", job_id, error)
             later.append(SyncMembers(job.team_id))
     _mark_running(job_id, points=session.points)
+    if job.counted_at is None:
+        try:
+            sizes.count_job(job, session)
+        except BadCredentials:
+            state.job_failed(job_id, code="token_revoked", message=state.REVOKED)
+            return []
     return later + state.finish_if_done(job_id)  # the first repositories, or the finish
 
 

@@ -272,10 +272,6 @@ def _checkpoint(
     if fetched.done:
         _advance_watermarks(locked, fetched)
     job = locked.job
-    prs_synced = job.prs_synced + written.pull_requests
-    forecast = eta.forecast(
-        job=job, prs_synced=prs_synced, now=now, page_size=page_size(), budget=budget
-    )
     paused_until = _paused_until(locked, now)
     job_status = SyncJob.Status.WAITING if paused_until else SyncJob.Status.RUNNING
     state.bump_job(
@@ -286,10 +282,9 @@ def _checkpoint(
         prs_synced=F("prs_synced") + written.pull_requests,
         reviews_synced=F("reviews_synced") + written.reviews,
         commits_synced=F("commits_synced") + written.commits,
-        prs_total=F("prs_synced") + written.pull_requests + forecast.prs_left,
         repos_done=F("repos_done") + (1 if fetched.done else 0),
         github_points=F("github_points") + points,
-        eta_seconds=forecast.seconds,
+        **state.progress_changes(job, budget=budget, page_size=page_size()),
     )
     urgent = fetched.done or job.status != job_status or locked.status != status
     progress.job_changed(job.pk, urgent=urgent)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from sync import notifications, progress
@@ -53,6 +54,23 @@ def bump_repo(repo_sync_id: int, **changes: object) -> int:
     )
 
 
+def progress_changes(
+    job: SyncJob, *, budget: tuple[int, datetime] | None = None, page_size: int = 100
+) -> dict[str, object]:
+    """Return the job's progress fields, estimated afresh from its repositories' rows.
+
+    The percent is written through ``Greatest``, so concurrent pages never move it back.
+    """
+    now = timezone.now()
+    estimate = eta.estimate(job=job, now=now, page_size=page_size, budget=budget)
+    return {
+        "prs_total": estimate.prs_expected,
+        "percent": Greatest(F("percent"), estimate.percent),
+        "eta_seconds": estimate.seconds,
+        "eta_at": now if estimate.seconds is not None else None,
+    }
+
+
 def lock_repo(repo_sync_id: int) -> RepoSync | None:
     """Lock an unfinished repository sync of an unfinished job for this transaction."""
     repo_sync = (
@@ -85,7 +103,7 @@ def repo_waiting(repo_sync_id: int, *, page: int, reset_at: datetime) -> list[St
                 job.pk,
                 status=SyncJob.Status.WAITING,
                 rate_limit_reset_at=reset_at,
-                eta_seconds=_eta_until(job, reset_at),
+                **progress_changes(job, budget=(0, reset_at)),
             )
         progress.job_changed(job.pk, urgent=True)
     delay = max(0.0, (reset_at - timezone.now()).total_seconds()) + 1
@@ -140,7 +158,12 @@ def _fail_locked(repo_sync: RepoSync, code: str, message: str) -> list[Step]:
         retry_at=None,
         finished_at=now,
     )
-    bump_job(repo_sync.job_id, repos_done=F("repos_done") + 1, heartbeat_at=now)
+    bump_job(
+        repo_sync.job_id,
+        repos_done=F("repos_done") + 1,
+        heartbeat_at=now,
+        **progress_changes(repo_sync.job),
+    )
     progress.job_changed(repo_sync.job_id, urgent=True)
     logger.warning(
         "repository failed job=%s repo_sync=%s code=%s: %s",
@@ -173,11 +196,12 @@ def start_next_repositories(job_id: int) -> list[Step]:
     room = settings.SYNC_REPOS_IN_FLIGHT - repos.filter(dispatched_page__gte=0).count()
     waiting = repos.filter(status=RepoSync.Status.QUEUED, dispatched_page__lt=0).order_by("pk")
     claimed: list[Step] = []
-    for repo_sync_id in waiting.values_list("pk", flat=True)[: max(room, 0)]:
+    # A repository reopened after a reconnect goes on from the page it stopped at.
+    for repo_sync_id, page in waiting.values_list("pk", "pages_done")[: max(room, 0)]:
         if RepoSync.objects.filter(pk=repo_sync_id, dispatched_page__lt=0).update(
-            dispatched_page=0
+            dispatched_page=page
         ):
-            claimed.append(SendPage(repo_sync_id, 0))
+            claimed.append(SendPage(repo_sync_id, page))
     return claimed
 
 
@@ -238,26 +262,15 @@ def finish_job(job_id: int) -> None:
         error_code="repos_failed" if failed else "",
         error_message=message,
         finished_at=timezone.now(),
-        eta_seconds=0 if status == SyncJob.Status.SUCCEEDED else None,
+        eta_seconds=None,
         rate_limit_reset_at=None,
-        # Concurrent pages estimate the total from each other's unsettled rows; once every
-        # repository is done, what was imported is the total.
-        **({"prs_total": F("prs_synced")} if status == SyncJob.Status.SUCCEEDED else {}),
+        # Every repository is done: what was imported is the total, and only now is it 100%.
+        prs_total=F("prs_synced"),
+        **({"percent": 100} if status == SyncJob.Status.SUCCEEDED else {}),
     )
     progress.job_changed(job_id, urgent=True)
     transaction.on_commit(lambda: notifications.enqueue_sync_notice(job_id), robust=True)  # Slack
     logger.info("job finished job=%s status=%s", job_id, status)
-
-
-def _eta_until(job: SyncJob, reset_at: datetime) -> int | None:
-    """The ETA of a job that pauses until ``reset_at``: the wait, then what is left."""
-    now = timezone.now()
-    forecast = eta.forecast(
-        job=job, prs_synced=job.prs_synced, now=now, page_size=100, budget=(0, reset_at)
-    )
-    if forecast.seconds is None:
-        return None
-    return forecast.seconds
 
 
 def _describe(error: Exception) -> str:

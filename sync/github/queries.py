@@ -113,3 +113,25 @@ def page_cost(first: int) -> int:
     """Return GitHub's point cost of a PULL_REQUESTS_QUERY page of ``first`` pull requests."""
     requests = 1 + 2 * first
     return max(1, int(requests / 100 + 0.5))
+
+
+# How many repositories one count query sizes: GitHub charges a query's connection requests /
+# 100 (min 1 point), so a batch of 25 searches costs 1 point; a batch stays well inside the
+# search API's own limits on one query.
+COUNT_BATCH = 25
+
+
+def count_query(repositories: int) -> str:
+    """Return a query counting each repository's pull requests in a window (``$q0``, ``$q1`` …).
+
+    GitHub's pull-request connection has no filter on update time, so the window's size comes
+    from search (``repo:OWNER/NAME is:pr updated:>=SINCE``), one aliased search per repository.
+    """
+    variables = ", ".join(f"$q{i}: String!" for i in range(repositories))
+    searches = "\n".join(
+        f"  c{i}: search(type: ISSUE, query: $q{i}) {{ issueCount }}" for i in range(repositories)
+    )
+    return f"query PullRequestCounts({variables}) {{\n  {RATE_LIMIT_FIELDS}\n{searches}\n}}\n"
+
+
+PULL_REQUEST_COUNTS_QUERY = count_query(COUNT_BATCH)

@@ -7,7 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from sync.models import RepoSync, SyncJob, Team
-from tests.sync.jobs import make_job
+from tests.sync.jobs import make_job, no_worker, worker_alive
 
 
 def _browser(user: User | None) -> Client:
@@ -28,7 +28,7 @@ def test_it_shows_a_member_the_progress_page(bob: User, team: Team) -> None:
     assert f'ws-connect="/ws/sync/{job.pk}/"' in page
     assert 'role="progressbar"' in page and 'aria-valuenow="75"' in page
     assert 'data-testid="prs-synced">150<' in page
-    assert "About 4 min left" in page
+    assert "About 3 min left" in page
     assert page.count('data-testid="repo-row"') == 2
     assert "<noscript>" in page
     assert "htmx-2.0.11.min.js" in page and "htmx-ext-ws-2.0.4.min.js" in page
@@ -89,7 +89,7 @@ def test_it_offers_retry_and_continue_when_some_repositories_failed(
 
     page = _browser(alice).get(f"/onboarding/sync/{job.pk}/").content.decode()
 
-    assert "1 repository could not be imported" in page
+    assert "1 of 2 repositories could not be imported" in page
     assert "Retry failed repositories" in page
     assert "Repository deleted" in page
     assert 'data-testid="continue"' in page
@@ -97,10 +97,37 @@ def test_it_offers_retry_and_continue_when_some_repositories_failed(
 
 def test_it_shows_a_job_no_worker_picked_up_as_stalled(bob: User, team: Team) -> None:
     job = make_job(team, created_at=timezone.now() - timedelta(seconds=20))
+    worker_alive()
 
     page = _browser(bob).get(f"/onboarding/sync/{job.pk}/").content.decode()
 
     assert 'data-testid="stalled-banner"' in page and "Run it now" in page
+    assert "No worker has picked this import up" in page
+
+
+def test_it_says_no_worker_is_running_when_none_beats(bob: User, team: Team) -> None:
+    job = make_job(
+        team, status=SyncJob.Status.RUNNING, heartbeat_at=timezone.now() - timedelta(seconds=10)
+    )
+    no_worker()
+
+    page = _browser(bob).get(f"/onboarding/sync/{job.pk}/").content.decode()
+
+    assert 'data-testid="worker-lost-banner"' in page and "No worker is running" in page
+    assert 'data-testid="badge">No worker running<' in page
+    assert page.count("button primary") == 1 and "Run it now" in page
+
+
+def test_it_runs_an_action_without_javascript_and_says_what_it_did(alice: User, team: Team) -> None:
+    job = make_job(team, status=SyncJob.Status.RUNNING)
+    client = _browser(alice)
+
+    response = client.post(f"/onboarding/sync/{job.pk}/cancel/", follow=True)
+
+    assert response.redirect_chain == [(f"/onboarding/sync/{job.pk}/", 302)]
+    page = response.content.decode()
+    assert "Cancelled. What was imported so far is kept." in page
+    assert "import was cancelled" in page and 'data-testid="sync_cancel"' not in page
 
 
 def test_it_cancels_the_import(bob: User, team: Team) -> None:

@@ -17,6 +17,7 @@ from tests.staff.teams import (
     finished_job,
     make_team,
 )
+from tests.sync.jobs import worker_alive
 
 pytestmark = pytest.mark.django_db
 
@@ -289,6 +290,7 @@ def test_it_offers_cancel_for_a_running_job_and_run_now_once_it_stalls(
     add_repositories(team, "api")
     quiet = timezone.now() - timedelta(minutes=5)
     active_job(team, started_at=quiet, heartbeat_at=quiet)
+    worker_alive()
 
     html = _client(sam).get(reverse("staff:team", args=[team.pk])).content.decode()
 

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from sync import progress
 from sync.models import RepoSync, SyncJob, Team, TrackedRepository
 
 
 def make_job(team: Team, repos: int = 2, **fields: Any) -> SyncJob:
+    """Create a job of ``repos`` repositories of 100 pull requests each.
+
+    A job past the queue was started, counted and has a fresh heartbeat, with the percent and
+    the estimate's time the engine would have written, unless ``fields`` say otherwise.
+    """
+    now = timezone.now()
+    status = fields.get("status", SyncJob.Status.QUEUED)
+    if status != SyncJob.Status.QUEUED:
+        for name in ("started_at", "counted_at", "heartbeat_at"):
+            fields.setdefault(name, now)
+    if fields.get("eta_seconds") is not None:
+        fields.setdefault("eta_at", now)
+    synced = fields.get("prs_synced", 0)
+    fields.setdefault("prs_total", 100 * repos)
+    fields.setdefault("percent", min(94, 100 * synced // (100 * repos)) if repos else 0)
     job = SyncJob.objects.create(team=team, repos_total=repos, **fields)
     for number in range(1, repos + 1):
         repository = TrackedRepository.objects.create(
@@ -19,8 +36,22 @@ def make_job(team: Team, repos: int = 2, **fields: Any) -> SyncJob:
             github_id=team.github_org_id * 100 + number,
             full_name=f"{team}/repo-{number}",
         )
-        RepoSync.objects.create(job=job, repository=repository, prs_total=100)
+        RepoSync.objects.create(job=job, repository=repository, prs_total=100, prs_expected=100)
     return job
+
+
+def worker_alive() -> None:
+    """Write a worker heartbeat now, as a running worker process does every few seconds."""
+    from sync import heartbeat
+
+    heartbeat._client().zadd(heartbeat._key(), {"test-worker": time.time()})
+
+
+def no_worker() -> None:
+    """Forget every worker heartbeat, as when no worker process runs."""
+    from sync import heartbeat
+
+    heartbeat._client().delete(heartbeat._key())
 
 
 def change_job(job: SyncJob, *, urgent: bool = False, **fields: Any) -> SyncJob:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from asgi import application
 from sync import consumers, progress
 from sync.models import SyncJob, Team
-from tests.sync.jobs import change_job, make_job
+from tests.sync.jobs import change_job, make_job, no_worker, worker_alive
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -145,7 +145,7 @@ def test_it_shows_a_late_joiner_the_current_state(alice: User, team: Team) -> No
     async def scenario() -> None:
         communicator, first = await _open(f"/ws/sync/{job.pk}/", alice_browser)
         assert 'data-testid="prs-synced">80<' in first
-        assert 'data-testid="repos-done">1 / 2<' in first
+        assert 'data-condition="running"' in first
         assert await communicator.receive_nothing(timeout=0.3)
         await communicator.disconnect()
 
@@ -163,12 +163,14 @@ def test_it_shows_staff_every_teams_jobs(sam: User, team: Team) -> None:
         communicator, first = await _open("/ws/sync/staff/", sam_browser)
         assert f'id="staff-sync-job-{acme_job.pk}"' in first
         assert f'id="staff-sync-job-{globex_job.pk}"' in first
-        await asyncio.to_thread(change_job, globex_job, repos_done=2, urgent=True)
+        await asyncio.to_thread(
+            change_job, globex_job, status=SyncJob.Status.SUCCEEDED, percent=100, urgent=True
+        )
         update = await communicator.receive_from(timeout=5)
-        assert f'id="staff-sync-job-{globex_job.pk}"' in update and "2 / 2" in update
+        assert f'id="staff-sync-job-{globex_job.pk}"' in update and ">Done<" in update
         await communicator.disconnect()
         job_socket, snapshot = await _open(f"/ws/sync/{globex_job.pk}/", sam_browser)
-        assert 'data-testid="repos-done">2 / 2<' in snapshot
+        assert 'data-testid="percent">100%<' in snapshot and 'data-testid="badge">Done<' in snapshot
         await job_socket.disconnect()
 
     _run(scenario)
@@ -207,6 +209,7 @@ def test_it_pushes_the_stalled_banner_when_no_worker_picks_the_job_up(
     bob: User, team: Team
 ) -> None:
     job = make_job(team, created_at=timezone.now() - timedelta(seconds=14))
+    worker_alive()
 
     bob_browser = _login(bob)
 
@@ -226,6 +229,7 @@ def test_it_pushes_the_stalled_banner_when_the_heartbeat_stops(bob: User, team: 
     job = make_job(
         team, status=SyncJob.Status.RUNNING, started_at=beat, heartbeat_at=beat, version=2
     )
+    worker_alive()
 
     bob_browser = _login(bob)
 
@@ -234,6 +238,28 @@ def test_it_pushes_the_stalled_banner_when_the_heartbeat_stops(bob: User, team: 
         assert "stalled-banner" not in first
         pushed = await communicator.receive_from(timeout=5)
         assert "The import stopped responding" in pushed
+        await communicator.disconnect()
+
+    _run(scenario)
+
+
+def test_it_pushes_that_no_worker_runs_seconds_after_the_last_one_stopped(
+    bob: User, team: Team
+) -> None:
+    beat = timezone.now() - timedelta(seconds=5)
+    job = make_job(
+        team, status=SyncJob.Status.RUNNING, started_at=beat, heartbeat_at=beat, version=2
+    )
+    no_worker()
+
+    bob_browser = _login(bob)
+
+    async def scenario() -> None:
+        communicator, first = await _open(f"/ws/sync/{job.pk}/", bob_browser)
+        assert "worker-lost-banner" not in first and 'data-condition="running"' in first
+        pushed = await communicator.receive_from(timeout=6)
+        assert 'data-testid="worker-lost-banner"' in pushed
+        assert "No worker is running" in pushed
         await communicator.disconnect()
 
     _run(scenario)

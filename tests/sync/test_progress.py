@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from sync import progress
 from sync.models import RepoSync, SyncJob, Team
-from tests.sync.jobs import change_job, make_job
+from tests.sync.jobs import change_job, make_job, worker_alive
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -118,8 +118,11 @@ def test_it_coalesces_a_burst_into_the_latest_state(listener: Listener) -> None:
 def test_it_marks_a_job_no_worker_picked_up_as_stalled(listener: Listener) -> None:
     job = listener.job
     SyncJob.objects.filter(pk=job.pk).update(
-        status=SyncJob.Status.QUEUED, created_at=timezone.now() - timedelta(seconds=16)
+        status=SyncJob.Status.QUEUED,
+        created_at=timezone.now() - timedelta(seconds=16),
+        started_at=None,
     )
+    worker_alive()
 
     progress.publish_now(job.pk)
 

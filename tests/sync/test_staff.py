@@ -47,18 +47,19 @@ def test_it_reads_the_states_of_many_jobs_in_one_query(
     )
 
     with django_assert_num_queries(1):
-        states = {state["id"]: state for state in progress.snapshots(jobs)}
+        states = {state.id: state for state in progress.snapshots(jobs)}
 
-    assert states[waiting.pk]["rate_limit_reset_at"] == (now + timedelta(minutes=5)).isoformat()
-    assert (states[waiting.pk]["version"], states[waiting.pk]["team_name"]) == (7, "acme")
-    repos = states[waiting.pk]["repos"]
-    assert [repo["repository"] for repo in repos] == [f"acme/repo-{n}" for n in (1, 2, 3)]
-    assert repos[1]["status"] == RepoSync.Status.RETRYING and repos[1]["error_message"] == "502"
-    assert repos[1]["retry_at"] == (now + timedelta(seconds=8)).isoformat()
-    assert {repo["prs_synced"] for repo in repos} == {40}
-    assert states[failed.pk]["error_code"] == "token_revoked"
-    assert len(states[failed.pk]["repos"]) == 2 and states[empty.pk]["repos"] == []
-    assert progress.snapshot(waiting) == states[waiting.pk]
+    assert states[waiting.pk].rate_limit_reset_at == now + timedelta(minutes=5)
+    assert (states[waiting.pk].version, states[waiting.pk].team_name) == (7, "acme")
+    repos = states[waiting.pk].repos
+    assert [repo.repository for repo in repos] == [f"acme/repo-{n}" for n in (1, 2, 3)]
+    assert repos[1].status == RepoSync.Status.RETRYING and repos[1].error_message == "502"
+    assert repos[1].retry_at == now + timedelta(seconds=8)
+    assert {repo.prs_synced for repo in repos} == {40}
+    assert states[failed.pk].error_code == "token_revoked"
+    assert len(states[failed.pk].repos) == 2 and states[empty.pk].repos == ()
+    fresh = progress.snapshot(waiting)
+    assert fresh.repos == states[waiting.pk].repos and fresh.version == 7
 
 
 def test_it_opens_the_staff_socket_on_a_snapshot_of_a_few_queries(

@@ -46,8 +46,9 @@ def test_it_resumes_an_import_stalled_past_the_grace(queue: dramatiq.Broker) -> 
 
     assert _queued(queue) == job.repo_syncs.count()  # each open repository's next page
     fresh = SyncJob.objects.get(pk=job.pk)
-    assert fresh.heartbeat_at > job.heartbeat_at and fresh.version > job.version
-    assert watchdog.sweep() == []  # the resume is a sign of life: not again at once
+    assert fresh.resumed_at is not None and fresh.version > job.version
+    assert fresh.heartbeat_at == job.heartbeat_at  # sending again is not progress
+    assert watchdog.sweep() == []  # resumed: not again before a whole stall's time
 
 
 def test_it_leaves_an_import_that_is_alive_waiting_or_only_just_stalled(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import models
@@ -11,7 +12,8 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from sync import fragments, progress, stalls
+from onboarding import states
+from sync import progress, stalls
 from sync.models import (
     Commit,
     Integration,
@@ -41,7 +43,7 @@ class TeamRow:
     github_detail: str
     repositories: int
     pull_requests: int
-    latest: dict[str, Any] | None  # fragments.page_context of the team's latest job
+    latest: dict[str, Any] | None  # states.page_context of the team's latest job
     latest_html: str  # its "latest import" cell, as the staff socket pushes it
 
 
@@ -56,9 +58,7 @@ def find_teams(*, show: str = "", search: str = "") -> QuerySet[Team]:
     elif show == TeamFilter.WAITING:
         teams = teams.filter(Exists(jobs.filter(status=SyncJob.Status.WAITING)))
     elif show == TeamFilter.STALLED:
-        teams = teams.filter(
-            Exists(stalls.stalled_jobs(timezone.now()).filter(team=OuterRef("pk")))
-        )
+        teams = teams.filter(pk__in=[job.team_id for job in stalls.stalled_jobs(timezone.now())])
     elif show == TeamFilter.FAILING:
         finished = jobs.filter(status__in=SyncJob.FINISHED).order_by("-created_at", "-pk")
         broken = Integration.objects.filter(
@@ -124,10 +124,10 @@ def live_jobs() -> list[dict[str, Any]]:
 
 
 def job_contexts(jobs: QuerySet[SyncJob]) -> dict[int, dict[str, Any]]:
-    """Return ``fragments.page_context`` of each job, by id, in two queries."""
+    """Return ``states.page_context`` of each job, by id, in two queries."""
     now = timezone.now()
     return {
-        state["id"]: fragments.page_context(state, now)
+        state.id: states.page_context(state, now)
         for state in progress.snapshots(list(jobs.select_related("team")))
     }
 
@@ -153,7 +153,7 @@ def team_repositories(team: Team) -> list[tuple[TrackedRepository, int]]:
 
 def job_context(job: SyncJob) -> dict[str, Any]:
     """Return what the live job fragments show for ``job`` (as the progress page renders it)."""
-    return fragments.page_context(progress.snapshot(job))
+    return states.page_context(progress.snapshot(job))
 
 
 def render_live_job(context: dict[str, Any]) -> str:
@@ -161,10 +161,25 @@ def render_live_job(context: dict[str, Any]) -> str:
     return render_to_string("staff/live_job.html", context)
 
 
+def render_staff(state: progress.JobState, now: datetime) -> str:
+    """Render the job's rows on the staff page: its import row and its team's summary row."""
+    context = states.page_context(state, now)
+    # Both are table rows, each swapped by its own id, so their order does not matter.
+    return render_to_string("sync/staff_job_row.html", context) + render_team_sync(
+        context, state.team_id
+    )
+
+
+def render_staff_jobs(job_states: list[progress.JobState], now: datetime) -> str:
+    """Render the staff page's live list of jobs (what its socket opens on)."""
+    rows = [states.page_context(state, now) for state in job_states]
+    return render_to_string("sync/staff_jobs.html", {"rows": rows})
+
+
 def render_team_sync(context: dict[str, Any] | None, team_id: int) -> str:
     """Render a team's "latest import" cell (``staff/team_sync.html``) from a job's context.
 
-    The staff socket pushes the same template rendered from ``fragments.page_context``.
+    The staff socket pushes the same template rendered from ``states.page_context``.
     """
     return render_to_string("staff/team_sync.html", {**(context or {}), "team_id": team_id})
 
