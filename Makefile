@@ -42,3 +42,8 @@ bench-progress: $(VENV)/.installed
 .PHONY: bench-load
 bench-load: $(VENV)/.installed
 	$(PY) -m benchmarks.bench_load $(ARGS)
+
+## bench-truth: the progress page's honesty on a 25-repository import at 50 ms: percent and ETA error, recovery after SIGKILL (ARGS="--prs N")
+.PHONY: bench-truth
+bench-truth: $(VENV)/.installed
+	$(PY) -m benchmarks.bench_truth $(ARGS)

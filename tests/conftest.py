@@ -98,3 +98,27 @@ def worker(request: pytest.FixtureRequest, sandbox: RunningSandbox) -> Iterator[
     )
     yield process
     process.stop()
+
+
+@pytest.fixture
+def worker_beating() -> Iterator[None]:
+    """A worker heartbeat written every second, as a running worker process writes it, for
+    tests that drive a job's rows by hand and must not see "no worker is running"."""
+    import threading
+
+    from tests.sync.jobs import no_worker, worker_alive
+
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.is_set():
+            worker_alive()
+            stop.wait(1)
+
+    worker_alive()
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(5)
+    no_worker()

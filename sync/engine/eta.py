@@ -62,7 +62,7 @@ def estimate(
     unfinished = any(row["status"] not in RepoSync.FINISHED for row in rows)
     percent = 0
     if sized and expected:
-        percent = math.floor(100 * synced / expected)
+        percent = min(99, math.floor(100 * synced / expected))  # 100 is the finish's to write
     if sized and unfinished:
         percent = min(percent, LAST_STRETCH - 1)
     seconds = None

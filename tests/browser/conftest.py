@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -45,11 +46,11 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-def signed_in(browser: Browser, server: DaphneServer, user: User) -> BrowserContext:
+def signed_in(browser: Browser, server: DaphneServer, user: User, **options: Any) -> BrowserContext:
     """Return a browser context with ``user``'s session cookie for ``server``."""
     client = Client()
     client.force_login(user)
-    context = browser.new_context()
+    context = browser.new_context(**options)
     context.add_cookies(
         [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": server.url}]
     )

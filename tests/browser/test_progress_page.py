@@ -21,7 +21,11 @@ from tests.browser.servers import DaphneServer
 from tests.conftest import ARTIFACTS
 from tests.sync.jobs import change_job, change_repo, make_job
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("worker_beating"),
+]
 
 OpenPage = Callable[[User], Page]
 SCREENSHOTS = ARTIFACTS / "screenshots"
@@ -46,7 +50,9 @@ def test_it_fills_the_bar_to_100_percent_with_no_repeated_requests(
         change_repo(job, "acme/repo-1", prs_synced=done)
         change_repo(job, "acme/repo-2", prs_synced=done)
     RepoSync.objects.filter(job=job).update(status=RepoSync.Status.SUCCEEDED)
-    change_job(job, status=SyncJob.Status.SUCCEEDED, repos_done=2, prs_synced=200, urgent=True)
+    change_job(
+        job, status=SyncJob.Status.SUCCEEDED, repos_done=2, prs_synced=200, percent=100, urgent=True
+    )
 
     expect(page.get_by_test_id("percent")).to_have_text("100%")
     expect(page.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
@@ -75,7 +81,7 @@ def test_it_counts_down_to_the_rate_limit_reset_in_local_time(
 
     banner = page.get_by_test_id("rate-limit-banner")
     expect(banner).to_contain_text("Paused by GitHub's rate limit")
-    expect(banner.locator("[data-countdown]")).to_have_text(_re(r"^(1:5\d|2:00) min$"))
+    expect(banner.locator("[data-countdown]")).to_have_text(_re(r"^in (1:5\d|2:00) min$"))
     expect(page.locator("#sync-announcer")).to_have_text("Paused by GitHub's rate limit")
 
 
@@ -115,12 +121,15 @@ def test_it_reconnects_after_a_server_restart_and_shows_a_fresh_snapshot(
 
     daphne.stop()
     expect(indicator).to_have_attribute("data-state", "reconnecting")
+    RepoSync.objects.filter(job=job, repository__full_name="acme/repo-1").update(
+        status=RepoSync.Status.SUCCEEDED
+    )
     change_job(job, prs_synced=77, repos_done=1, urgent=True)  # published while nobody listens
     daphne.start()
 
     expect(indicator).to_have_attribute("data-state", "connected", timeout=30_000)
     expect(page.get_by_test_id("prs-synced")).to_have_text("77")
-    expect(page.get_by_test_id("repos-done")).to_have_text("1 / 2")
+    expect(page.get_by_test_id("repos-done")).to_have_text("1 of 2 imported")
 
 
 def test_it_tells_a_viewer_who_lost_access_and_stops_retrying(
@@ -184,6 +193,51 @@ def test_it_reconnects_when_the_server_closes_an_old_socket(
     expect(page.get_by_test_id("prs-synced")).to_have_text("12", timeout=10_000)
     expect(indicator).to_have_attribute("data-state", "connected")
     assert len(sockets) == 2
+
+
+def test_it_keeps_keyboard_focus_and_the_scroll_position_through_live_updates(
+    page_as: OpenPage, daphne: DaphneServer, bob: User, team: Team
+) -> None:
+    job = make_job(team, repos=30, status=SyncJob.Status.RUNNING)
+    page = page_as(bob)
+    page.set_viewport_size({"width": 1280, "height": 500})
+    page.goto(f"{daphne.url}/onboarding/sync/{job.pk}/")
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "connected")
+    cancel = page.get_by_role("button", name="Cancel import")
+    cancel.focus()
+    page.mouse.wheel(0, 300)
+    page.wait_for_function("window.scrollY > 0")
+    scrolled = page.evaluate("window.scrollY")
+
+    for count in (10, 20, 30, 40):
+        change_job(job, prs_synced=count, urgent=True)
+        expect(page.get_by_test_id("prs-synced")).to_have_text(str(count))
+
+    expect(cancel).to_be_focused()
+    assert page.evaluate("window.scrollY") == scrolled
+    page.keyboard.press("Enter")  # the focused control still works from the keyboard
+    expect(page.get_by_test_id("badge")).to_have_text("Cancelled")
+
+
+def test_it_acts_without_javascript_and_says_what_it_did(
+    browser: Any, daphne: DaphneServer, bob: User, team: Team
+) -> None:
+    from tests.browser.conftest import signed_in
+
+    job = make_job(team, status=SyncJob.Status.RUNNING)
+    context = signed_in(browser, daphne, bob, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{daphne.url}/onboarding/sync/{job.pk}/")
+
+    page.get_by_role("button", name="Cancel import").click()
+
+    expect(page).to_have_url(f"{daphne.url}/onboarding/sync/{job.pk}/")
+    expect(page.get_by_test_id("action-message")).to_have_text(
+        "Cancelled. What was imported so far is kept."
+    )
+    expect(page.get_by_test_id("badge")).to_have_text("Cancelled")
+    assert SyncJob.objects.get(pk=job.pk).status == SyncJob.Status.CANCELLED
+    context.close()
 
 
 def _shot(page: Page, name: str) -> None:

@@ -16,7 +16,6 @@ import redis
 from channels.layers import channel_layers
 from django.conf import settings
 from django.contrib.auth.models import User
-from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 
 from sandbox.github.world import truth_lines
 from sandbox.testing import RunningSandbox
@@ -152,25 +151,6 @@ def forget_github_budgets() -> None:
     client = redis.Redis.from_url(settings.REDIS_URL)
     for key in client.scan_iter(f"{settings.REDIS_PREFIX}:github:*"):
         client.delete(key)
-
-
-def recover_messages_of_dead_workers(queues: tuple[str, ...] = ("default", "default.DQ")) -> None:
-    """Run Dramatiq's own maintenance now: requeue what dead workers had fetched.
-
-    Dramatiq requeues a dead worker's unacked messages once its heartbeat is older than
-    ``heartbeat_timeout`` (60 s by default), on a random 0.1% of broker calls. A test cannot
-    wait for that, so it runs the same Lua maintenance with a 1 s timeout and certainty.
-    """
-    options = settings.DRAMATIQ_BROKER["OPTIONS"]
-    broker = RedisBroker(
-        url=options["url"],
-        namespace=options["namespace"],
-        heartbeat_timeout=1_000,
-        maintenance_chance=MAINTENANCE_SCALE,
-    )
-    for queue in queues:
-        broker.do_qsize(queue)
-    broker.client.close()
 
 
 class GroupListener:
