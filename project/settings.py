@@ -172,7 +172,7 @@ DRAMATIQ_BROKER = {
         # the check runs on `maintenance_chance` of every million broker commands. Every
         # worker process renews its broker heartbeat every 2 s however busy it is
         # (sync.heartbeat), so a short timeout only catches processes that really died.
-        "heartbeat_timeout": int(os.environ.get("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", "8000")),
+        "heartbeat_timeout": int(os.environ.get("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", "6000")),
         "maintenance_chance": int(os.environ.get("DRAMATIQ_MAINTENANCE_CHANCE", "200000")),
     },
     # Listed explicitly: django_dramatiq's AdminMiddleware would write a row per message.

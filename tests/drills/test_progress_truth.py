@@ -16,7 +16,9 @@ from django.utils import timezone
 from benchmarks import progress_truth
 from sandbox.testing import RunningSandbox, start_sandbox
 from sync import services
-from sync.models import PullRequest, SyncJob, Team
+from sync.github.client import Session
+from sync.github.org import list_repositories
+from sync.models import PullRequest, SyncJob, Team, TrackedRepository
 from tests.browser.servers import DaphneServer
 from tests.conftest import ARTIFACTS
 from tests.drills.visitors import Visitor
@@ -38,7 +40,7 @@ REPOS = 25
 @pytest.fixture(scope="module")
 def big_github() -> Iterator[RunningSandbox]:
     running = start_sandbox(
-        "--seed", "11", "--repos", str(REPOS), "--prs", "2500", "--members", "8"
+        "--seed", "11", "--repos", str(REPOS + 5), "--prs", "2500", "--members", "8"
     )
     yield running
     running.stop()
@@ -51,7 +53,14 @@ def acme(team: Team, alice: User, big_github: RunningSandbox, settings: object) 
     settings.GITHUB_API_URL = big_github.api_url  # type: ignore[attr-defined]
     forget_github_budgets()
     token = connect(team, alice, big_github)
-    assert len(track_all(team, token)) == REPOS
+    tracked = track_all(team, token)  # the unarchived ones: more than REPOS
+    kept = {repo.full_name for repo in tracked[:REPOS]}
+    # The others (archived ones too) leave GitHub, so that its truth is of the REPOS imported.
+    for repo in list_repositories(Session(token), org="acme"):
+        if repo.full_name not in kept:
+            big_github.control.delete_repo(*repo.full_name.split("/"))
+    TrackedRepository.objects.filter(team=team).exclude(full_name__in=kept).delete()
+    assert team.repositories.count() == REPOS
     return team
 
 
