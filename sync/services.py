@@ -14,7 +14,6 @@ import dramatiq
 import redis
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from sync import actors, progress
@@ -108,26 +107,10 @@ def start_sync(
 @transaction.atomic
 def cancel_job(*, job: SyncJob, by: User | None = None) -> SyncJob:
     """Cancel a queued or running job; pages in flight stop at their next checkpoint."""
-    now = timezone.now()
-    open_repos = RepoSync.objects.filter(job=job).exclude(status__in=RepoSync.FINISHED)
-    open_repos.update(
-        status=RepoSync.Status.CANCELLED, retry_at=None, finished_at=now, version=F("version") + 1
-    )
-    changed = (
-        SyncJob.objects.filter(pk=job.pk)
-        .exclude(status__in=SyncJob.FINISHED)
-        .update(
-            status=SyncJob.Status.CANCELLED,
-            finished_at=now,
-            eta_seconds=None,
-            rate_limit_reset_at=None,
-            version=F("version") + 1,
-        )
-    )
+    changed = state.job_cancelled(job.pk)
     if not changed:
         raise JobNotRunning("This import already finished.")
     _audit(by, job.team, "sync.cancel", {"job": job.pk})
-    progress.job_changed(job.pk, urgent=True)
     logger.info("sync cancelled job=%s", job.pk)
     job.refresh_from_db()
     return job
@@ -226,32 +209,10 @@ def resume_after_reconnect(*, team: Team) -> SyncJob | None:
     job = team.sync_jobs.order_by("-created_at", "-pk").first()
     if job is None or job.status not in (SyncJob.Status.FAILED, SyncJob.Status.PARTIAL):
         return None
-    stopped = job.repo_syncs.filter(
-        status=RepoSync.Status.FAILED, error_code__in=progress.RECONNECT_CODES
-    )
-    reopened = stopped.update(
-        status=RepoSync.Status.QUEUED,
-        error_code="",
-        error_message="",
-        retry_at=None,
-        finished_at=None,
-        attempts=0,
-        dispatched_page=-1,
-        version=F("version") + 1,
-    )
+    reopened = state.job_reopened(job.pk, codes=progress.RECONNECT_CODES)
     if not reopened:
         return None
-    SyncJob.objects.filter(pk=job.pk).update(
-        status=SyncJob.Status.RUNNING,
-        error_code="",
-        error_message="",
-        finished_at=None,
-        heartbeat_at=timezone.now(),
-        repos_done=F("repos_done") - reopened,
-        version=F("version") + 1,
-    )
     _enqueue(lambda: actors.send_steps([engine_steps.StartNext(job.pk)]))
-    progress.job_changed(job.pk, urgent=True)
     logger.info("resumed after reconnect team=%s job=%s repos=%s", team.pk, job.pk, reopened)
     job.refresh_from_db()
     return job

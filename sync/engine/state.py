@@ -241,6 +241,59 @@ def job_failed(job_id: int, *, code: str, message: str) -> None:
 
 
 @transaction.atomic
+def job_cancelled(job_id: int) -> bool:
+    """Cancel an unfinished job and its open repositories; pages in flight stop at their
+    checkpoint. Return whether the job was still unfinished."""
+    now = timezone.now()
+    RepoSync.objects.filter(job_id=job_id).exclude(status__in=RepoSync.FINISHED).update(
+        status=RepoSync.Status.CANCELLED, retry_at=None, finished_at=now, version=F("version") + 1
+    )
+    changed = bump_job(
+        job_id,
+        status=SyncJob.Status.CANCELLED,
+        finished_at=now,
+        eta_seconds=None,
+        rate_limit_reset_at=None,
+    )
+    if changed:
+        progress.job_changed(job_id, urgent=True)
+    return bool(changed)
+
+
+@transaction.atomic
+def job_reopened(job_id: int, *, codes: frozenset[str]) -> int:
+    """Reopen a failed or partial job's repositories that failed with one of ``codes``, where
+    they stopped; return how many. The caller sends the job's next repositories."""
+    reopened = RepoSync.objects.filter(
+        job_id=job_id, status=RepoSync.Status.FAILED, error_code__in=codes
+    ).update(
+        status=RepoSync.Status.QUEUED,
+        error_code="",
+        error_message="",
+        retry_at=None,
+        finished_at=None,
+        attempts=0,
+        dispatched_page=-1,
+        version=F("version") + 1,
+    )
+    if not reopened:
+        return 0
+    SyncJob.objects.filter(
+        pk=job_id, status__in=(SyncJob.Status.FAILED, SyncJob.Status.PARTIAL)
+    ).update(
+        status=SyncJob.Status.RUNNING,
+        error_code="",
+        error_message="",
+        finished_at=None,
+        heartbeat_at=timezone.now(),
+        repos_done=F("repos_done") - reopened,
+        version=F("version") + 1,
+    )
+    progress.job_changed(job_id, urgent=True)
+    return reopened
+
+
+@transaction.atomic
 def finish_job(job_id: int) -> None:
     """Settle a job whose repositories are all done: succeeded, partial or failed."""
     job = SyncJob.objects.select_for_update().filter(pk=job_id).first()
