@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sync import services
+from sync import access, services
 from sync.fields import Secret
 from sync.github import orgs
 from sync.github.client import Viewer
@@ -45,8 +45,8 @@ class NotAMember(Exception):
     """The user is not a member of the team (or the team does not exist): not told apart."""
 
 
-class NotAdmin(Exception):
-    """The user is a member of the team but the action needs an admin."""
+# The user is a member of the team but their role does not allow the action (sync.access).
+NotAdmin = access.NotAllowed
 
 
 class NotInOrganization(Exception):
@@ -170,13 +170,6 @@ def get_membership_for_user(*, user: User, team_id: int | None) -> Membership:
     return membership
 
 
-def require_admin(membership: Membership) -> Membership:
-    """Return ``membership`` when it is an admin's; raise NotAdmin otherwise."""
-    if membership.role != Membership.Role.ADMIN:
-        raise NotAdmin(membership.team_id)
-    return membership
-
-
 @transaction.atomic
 def choose_organization(*, user: User, org_membership: orgs.OrgMembership) -> OrganizationChoice:
     """Create the team for the organization, or join the existing one, and start member sync.
@@ -290,7 +283,7 @@ def select_repositories(
     Raises services.SyncAlreadyRunning (a double submit lands here) or
     services.BrokerUnavailable, in which case nothing is saved.
     """
-    require_admin(membership)
+    access.require(membership, access.Action.CHANGE_REPOSITORIES)
     team = membership.team
     TrackedRepository.objects.bulk_create(
         [
@@ -330,7 +323,7 @@ def start_incremental_sync(*, membership: Membership) -> SyncJob:
     Raises NotAdmin, services.SyncAlreadyRunning, services.NothingToSync or
     services.BrokerUnavailable.
     """
-    require_admin(membership)
+    access.require(membership, access.Action.START)
     team = membership.team
     return services.start_sync(
         team=team,
