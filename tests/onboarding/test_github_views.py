@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
@@ -36,6 +37,13 @@ def test_it_sends_the_browser_to_github_with_a_random_state(
     second = client.post(reverse("onboarding:github_connect"))
     state = parse_qs(urlsplit(second["Location"]).query)["state"][0]
     assert state != query["state"][0] and len(state) >= 32
+
+
+def test_it_starts_a_sign_in_only_on_a_post(client: Client, db: None, gh: RunningSandbox) -> None:
+    for _ in range(3):  # an <img src> on another site, repeated
+        response = client.get(reverse("onboarding:github_connect"), {"next": "/"})
+        assert response.status_code == 405
+    assert not Session.objects.exists()  # no session row written, no OAuth state replaced
 
 
 def test_it_creates_and_signs_in_a_new_user(client: Client, db: None, gh: RunningSandbox) -> None:
