@@ -16,10 +16,10 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sync import access, services
+from sync import access, memberships, services, sockets
 from sync.fields import Secret
 from sync.github import orgs
-from sync.github.client import Viewer
+from sync.github.client import GitHubError, Viewer
 from sync.models import (
     GitHubAccount,
     Integration,
@@ -79,10 +79,32 @@ def sign_in_with_github(*, viewer: Viewer, access_token: str, scopes: Sequence[s
     integration that uses that credential picks up a reconnected token at once.
     """
     try:
-        return _sign_in(viewer, access_token, scopes)
+        user = _sign_in(viewer, access_token, scopes)
     except IntegrityError:
         # A concurrent first sign-in of the same identity won the insert: sign in as it.
-        return _sign_in(viewer, access_token, scopes)
+        user = _sign_in(viewer, access_token, scopes)
+    recheck_memberships(user=user, access_token=access_token)
+    return user
+
+
+def recheck_memberships(*, user: User, access_token: str) -> list[int]:
+    """Ask GitHub whether ``user`` still belongs to each team's organization; return the ids of
+    the teams they lost (``sync.memberships``). A team GitHub says nothing clear about stays."""
+    lost = []
+    for membership in Membership.objects.select_related("team").filter(user=user):
+        team = membership.team
+        try:
+            belongs = orgs.get_org_membership(access_token, team.github_org_login).state
+        except orgs.NotFound:
+            belongs = "gone"
+        except GitHubError as error:
+            logger.info("membership not rechecked team=%s: %s", team.pk, type(error).__name__)
+            continue
+        if belongs != "active":
+            reason = "no longer a member of the organization on GitHub (checked at sign-in)"
+            memberships.remove_departed(team=team, user_ids=[user.pk], reason=reason)
+            lost.append(team.pk)
+    return lost
 
 
 @transaction.atomic
@@ -141,6 +163,11 @@ def _reactivate_integrations(credential: IntegrationCredential) -> None:
     )
     for team in Team.objects.filter(pk__in=teams):
         services.resume_after_reconnect(team=team)
+
+
+def sign_out(*, user_id: int) -> None:
+    """Close the live pages of a user who signed out (their session is already cleared)."""
+    sockets.close_user_sockets(user_id, reason="signed out")
 
 
 def get_github_token(user: User) -> Secret:
