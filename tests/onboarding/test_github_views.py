@@ -199,3 +199,23 @@ def test_it_never_shows_or_logs_the_token(
 def test_it_carries_the_page_to_return_to_through_the_start_page(client: Client, db: None) -> None:
     response = client.get(reverse("onboarding:start"), {"next": "/onboarding/sync/7/"})
     assert b'<input type="hidden" name="next" value="/onboarding/sync/7/">' in response.content
+
+
+def test_it_signs_out_on_a_post_only(client: Client, alice: User) -> None:
+    client.force_login(alice)
+    session_id = client.cookies["sessionid"].value
+
+    assert client.get(reverse("onboarding:sign_out")).status_code == 405
+    response = client.post(reverse("onboarding:sign_out"))
+
+    assert response.status_code == 302 and response["Location"] == "/onboarding/start/"
+    assert not Session.objects.filter(pk=session_id).exists()
+    after = client.get(reverse("onboarding:complete"))
+    assert after.status_code == 302 and after["Location"].startswith("/onboarding/start/")
+
+
+def test_it_offers_a_sign_out_button_to_a_signed_in_user(client: Client, alice: User) -> None:
+    assert b'data-testid="sign-out"' not in client.get(reverse("onboarding:start")).content
+    client.force_login(alice)
+    page = client.get(reverse("onboarding:start")).content.decode()
+    assert f'<form method="post" action="{reverse("onboarding:sign_out")}"' in page
