@@ -103,10 +103,15 @@ def can(user: Any, team: Team | int, action: Action) -> bool:
     return allowed(roles_of(user, team_id), action)
 
 
+def permits(membership: Membership, action: Action) -> bool:
+    """Return whether the membership's user may do ``action`` on its team (pages' buttons)."""
+    roles = roles_of(membership.user, membership.team_id, membership_role=membership.role)
+    return allowed(roles, action)
+
+
 def require(membership: Membership, action: Action) -> Membership:
     """Return ``membership`` when its user may do ``action`` on its team; raise NotAllowed."""
-    roles = roles_of(membership.user, membership.team_id, membership_role=membership.role)
-    if not allowed(roles, action):
+    if not permits(membership, action):
         raise NotAllowed(action, membership.team_id)
     return membership
 

@@ -363,6 +363,25 @@ def test_it_accepts_the_same_origin_with_its_port(bob: User, team: Team) -> None
     _run(scenario)
 
 
+def test_it_accepts_the_https_origin_behind_a_tls_proxy(
+    bob: User, team: Team, settings: Any
+) -> None:
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    job = make_job(team)
+    browser = [(name, value) for name, value in _login(bob) if name != b"origin"]
+    proxied = [*browser, (b"origin", b"https://testserver"), (b"x-forwarded-proto", b"https")]
+    plain = [*browser, (b"origin", b"https://testserver")]  # no proxy said it was https
+
+    async def scenario() -> None:
+        communicator, first = await _open(f"/ws/sync/{job.pk}/", proxied)
+        assert 'id="sync-status"' in first
+        await communicator.disconnect()
+        refused = _socket(f"/ws/sync/{job.pk}/", plain)
+        assert not (await refused.connect())[0]
+
+    _run(scenario)
+
+
 def test_it_caps_the_sockets_of_one_user(bob: User, team: Team, settings: Any) -> None:
     settings.SYNC_SOCKETS_PER_USER = 2
     job = make_job(team)
