@@ -78,13 +78,14 @@ def sign_in_with_github(*, viewer: Viewer, access_token: str, scopes: Sequence[s
     reused. The token is stored encrypted in the user's one GitHub credential, so a team
     integration that uses that credential picks up a reconnected token at once.
     """
+    known = User.objects.filter(github_account__github_id=viewer.id).first()
+    if known is not None:  # first the teams they left, so that nothing resumes for those
+        recheck_memberships(user=known, access_token=access_token)
     try:
-        user = _sign_in(viewer, access_token, scopes)
+        return _sign_in(viewer, access_token, scopes)
     except IntegrityError:
         # A concurrent first sign-in of the same identity won the insert: sign in as it.
-        user = _sign_in(viewer, access_token, scopes)
-    recheck_memberships(user=user, access_token=access_token)
-    return user
+        return _sign_in(viewer, access_token, scopes)
 
 
 def recheck_memberships(*, user: User, access_token: str) -> list[int]:
@@ -152,9 +153,9 @@ def _free_username(login: str) -> str:
 def _reactivate_integrations(credential: IntegrationCredential) -> None:
     # A fresh token fixes a revoked integration that uses this credential, and the imports
     # that stopped for want of it go on.
-    broken = Integration.objects.filter(credential=credential).exclude(
-        status=Integration.Status.ACTIVE
-    )
+    broken = Integration.objects.filter(
+        credential=credential, team__memberships__user_id=credential.user_id
+    ).exclude(status=Integration.Status.ACTIVE)
     teams = list(broken.values_list("team_id", flat=True))
     broken.update(
         status=Integration.Status.ACTIVE,
