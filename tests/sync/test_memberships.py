@@ -160,3 +160,19 @@ def test_it_goes_on_with_a_remaining_members_token_when_a_page_meets_a_404(
     by_login = gh.control.counters()["by_login"]
     assert by_login.get("mona") == 2  # the page that met the 404, and the membership check
     assert by_login[bob_github.login] >= 1
+
+
+def test_it_does_not_resume_imports_for_a_leaver_who_signs_in_again(
+    acme: Membership, alice: User, mona: Identity, gh: RunningSandbox
+) -> None:
+    team = acme.team
+    gh.control.remove_member("acme", "mona")
+    with pytest.raises(OwnerLeft):
+        engine.sync_team_members(team.pk)
+    viewer = orgs.preflight(mona.token)
+
+    accounts.sign_in_with_github(viewer=viewer, access_token=mona.token, scopes=viewer.scopes)
+
+    integration = Integration.objects.get(team=team)
+    assert integration.status == Integration.Status.ERROR  # not "Reconnected."
+    assert not Membership.objects.filter(user=alice).exists()
