@@ -130,7 +130,7 @@ def _points(counters: dict[str, Any]) -> int:
 def _team(sandbox: Any) -> tuple[Any, str]:
     from django.contrib.auth.models import User
 
-    from sync.models import Integration, IntegrationCredential, Team
+    from sync.models import Integration, IntegrationCredential, Membership, Team
 
     token = sandbox.control.issue_token("mona", ["read:org", "repo"])
     user, _ = User.objects.get_or_create(username="bench")
@@ -138,6 +138,8 @@ def _team(sandbox: Any) -> tuple[Any, str]:
         user=user, provider="github", access_token=token
     )
     team = Team.objects.create(name=ORG, github_org_id=1, github_org_login=ORG)
+    # Imports run only on the token of a member of the team.
+    Membership.objects.create(user=user, team=team, role=Membership.Role.ADMIN)
     Integration.objects.create(team=team, provider="github", credential=credential)
     return team, token
 

@@ -7,6 +7,7 @@ from onboarding.views import complete, github, jira, orgs, progress, repos, slac
 app_name = "onboarding"
 urlpatterns = [
     path("start/", start.start, name="start"),
+    path("sign-out/", start.sign_out, name="sign_out"),
     path("github/connect/", github.connect, name="github_connect"),
     path("github/callback/", github.callback, name="github_callback"),
     path("select-org/", orgs.select_org, name="select_org"),

@@ -224,6 +224,8 @@ SYNC_WATCHDOG_SECONDS = float(os.environ.get("SYNC_WATCHDOG_SECONDS", "30"))
 # Seconds a progress socket stays open before the server closes it for the client to reconnect:
 # under the 24 h after which Daphne times sockets out and Redis forgets group memberships.
 SYNC_SOCKET_MAX_AGE = int(os.environ.get("SYNC_SOCKET_MAX_AGE", str(23 * 3600)))
+# Progress sockets one user may hold open in one web process (more close with 4409).
+SYNC_SOCKETS_PER_USER = int(os.environ.get("SYNC_SOCKETS_PER_USER", "20"))
 
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
 LOGIN_URL = "/onboarding/start/"

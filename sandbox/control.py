@@ -37,6 +37,7 @@ control API (JSON in/out, no auth; all under /_sandbox):
   POST   /_sandbox/clock                      {advance_s} moves the sandbox clock (OAuth code
                                               expiry, budget windows)
   POST   /_sandbox/repos/{owner}/{repo}/delete
+  POST   /_sandbox/orgs/{org}/members/{login}/remove   the member leaves the organization
   POST   /_sandbox/pulls/{owner}/{repo}/{n}/update   {title}
   POST   /_sandbox/pulls/{owner}/{repo}/{n}/merge    {by?}
   POST   /_sandbox/pulls/{owner}/{repo}/{n}/review   {by, state?: APPROVED|CHANGES_REQUESTED|
@@ -209,6 +210,13 @@ class ControlService:
         repo = self.sandbox.world.delete_repo(params["owner"], params["repo"])
         return Response.json(200, {"deleted": repo.full_name})
 
+    def remove_member(self, request: Request, params: dict[str, str]) -> Response:
+        try:
+            org = self.sandbox.world.remove_member(params["org"], params["login"])
+        except KeyError as error:
+            raise BadInput(str(error.args[0]), 404) from None
+        return Response.json(200, {"org": org.account.login, "removed": params["login"]})
+
     def change_pull(self, request: Request, params: dict[str, str]) -> Response:
         world = self.sandbox.world
         repo = world.repo(params["owner"], params["repo"])
@@ -273,6 +281,11 @@ ROUTES = (
     _r("POST", "/reset", ControlService.reset),
     _r("GET", "/truth", ControlService.truth),
     _r("POST", f"/repos/(?P<owner>{_NAME})/(?P<repo>{_NAME})/delete", ControlService.delete_repo),
+    _r(
+        "POST",
+        f"/orgs/(?P<org>{_NAME})/members/(?P<login>{_NAME})/remove",
+        ControlService.remove_member,
+    ),
     _r(
         "POST",
         f"/pulls/(?P<owner>{_NAME})/(?P<repo>{_NAME})/(?P<number>\\d+)/(?P<action>update|merge|review)",

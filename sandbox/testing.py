@@ -105,6 +105,10 @@ class SandboxControl:
     def delete_repo(self, owner: str, repo: str) -> None:
         self._call("POST", f"/repos/{owner}/{repo}/delete")
 
+    def remove_member(self, org: str, login: str) -> None:
+        """Take ``login`` out of the organization ``org`` on the sandbox GitHub."""
+        self._call("POST", f"/orgs/{org}/members/{login}/remove")
+
     def update_pull(self, owner: str, repo: str, number: int, *, title: str) -> dict[str, Any]:
         return self._call("POST", f"/pulls/{owner}/{repo}/{number}/update", {"title": title})
 

@@ -21,6 +21,7 @@ from staff.forms import (
     TeamSearchForm,
 )
 from sync import services
+from sync.access import Action
 from sync.models import SyncJob, Team, TrackedRepository
 from sync.staff import actions, audit, lookups
 
@@ -30,23 +31,25 @@ JOBS_SHOWN = 20
 EVENTS_SHOWN = 10
 
 
-def _team_or_404(request: HttpRequest, team_id: int) -> Team:
+def _team_or_404(request: HttpRequest, team_id: int, action: Action = Action.VIEW) -> Team:
     try:
-        return lookups.get_team_for_staff(request.user, team_id)
+        return lookups.get_team_for_staff(request.user, team_id, action)
     except lookups.NotFound:
         raise Http404("No such team") from None
 
 
-def _job_or_404(request: HttpRequest, job_id: int) -> SyncJob:
+def _job_or_404(request: HttpRequest, job_id: int, action: Action = Action.VIEW) -> SyncJob:
     try:
-        return lookups.get_job_for_staff(request.user, job_id)
+        return lookups.get_job_for_staff(request.user, job_id, action)
     except lookups.NotFound:
         raise Http404("No such import") from None
 
 
-def _repository_or_404(request: HttpRequest, repository_id: int) -> TrackedRepository:
+def _repository_or_404(
+    request: HttpRequest, repository_id: int, action: Action = Action.VIEW
+) -> TrackedRepository:
     try:
-        return lookups.get_repository_for_staff(request.user, repository_id)
+        return lookups.get_repository_for_staff(request.user, repository_id, action)
     except lookups.NotFound:
         raise Http404("No such repository") from None
 
@@ -142,7 +145,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @staff_only
 @require_POST
 def sync_now(request: HttpRequest, team_id: int) -> HttpResponse:
-    team = _team_or_404(request, team_id)
+    team = _team_or_404(request, team_id, Action.START)
     return _act(
         request,
         team,
@@ -154,7 +157,7 @@ def sync_now(request: HttpRequest, team_id: int) -> HttpResponse:
 @staff_only
 @require_POST
 def full_resync(request: HttpRequest, team_id: int) -> HttpResponse:
-    team = _team_or_404(request, team_id)
+    team = _team_or_404(request, team_id, Action.START)
     if not (form := ConfirmForm(request.POST)).is_valid() or not form.cleaned_data["confirmed"]:
         return _confirm(
             request,
@@ -176,7 +179,7 @@ def full_resync(request: HttpRequest, team_id: int) -> HttpResponse:
 @staff_only
 @require_POST
 def extend_history(request: HttpRequest, team_id: int) -> HttpResponse:
-    team = _team_or_404(request, team_id)
+    team = _team_or_404(request, team_id, Action.START)
     form = ExtendHistoryForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(form.errors.get("extend_to", ["Choose a date."])))
@@ -197,7 +200,7 @@ def extend_history(request: HttpRequest, team_id: int) -> HttpResponse:
 @staff_only
 @require_POST
 def resync_repository(request: HttpRequest, repository_id: int) -> HttpResponse:
-    repository = _repository_or_404(request, repository_id)
+    repository = _repository_or_404(request, repository_id, Action.START)
     return _act(
         request,
         repository.team,
@@ -209,7 +212,7 @@ def resync_repository(request: HttpRequest, repository_id: int) -> HttpResponse:
 @staff_only
 @require_POST
 def retry_failed(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = _job_or_404(request, job_id)
+    job = _job_or_404(request, job_id, Action.RETRY)
     return _act(
         request,
         job.team,
@@ -221,7 +224,7 @@ def retry_failed(request: HttpRequest, job_id: int) -> HttpResponse:
 @staff_only
 @require_POST
 def cancel_job(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = _job_or_404(request, job_id)
+    job = _job_or_404(request, job_id, Action.CANCEL)
     if not (form := ConfirmForm(request.POST)).is_valid() or not form.cleaned_data["confirmed"]:
         return _confirm(
             request,
@@ -242,7 +245,7 @@ def cancel_job(request: HttpRequest, job_id: int) -> HttpResponse:
 @staff_only
 @require_POST
 def run_now(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = _job_or_404(request, job_id)
+    job = _job_or_404(request, job_id, Action.RUN_NOW)
     return _act(
         request,
         job.team,

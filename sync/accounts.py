@@ -16,10 +16,10 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sync import services
+from sync import access, memberships, services, sockets
 from sync.fields import Secret
 from sync.github import orgs
-from sync.github.client import Viewer
+from sync.github.client import GitHubError, Viewer
 from sync.models import (
     GitHubAccount,
     Integration,
@@ -45,8 +45,8 @@ class NotAMember(Exception):
     """The user is not a member of the team (or the team does not exist): not told apart."""
 
 
-class NotAdmin(Exception):
-    """The user is a member of the team but the action needs an admin."""
+# The user is a member of the team but their role does not allow the action (sync.access).
+NotAdmin = access.NotAllowed
 
 
 class NotInOrganization(Exception):
@@ -78,11 +78,34 @@ def sign_in_with_github(*, viewer: Viewer, access_token: str, scopes: Sequence[s
     reused. The token is stored encrypted in the user's one GitHub credential, so a team
     integration that uses that credential picks up a reconnected token at once.
     """
+    known = User.objects.filter(github_account__github_id=viewer.id).first()
+    if known is not None:  # first the teams they left, so that nothing resumes for those
+        recheck_memberships(user=known, access_token=access_token)
     try:
         return _sign_in(viewer, access_token, scopes)
     except IntegrityError:
         # A concurrent first sign-in of the same identity won the insert: sign in as it.
         return _sign_in(viewer, access_token, scopes)
+
+
+def recheck_memberships(*, user: User, access_token: str) -> list[int]:
+    """Ask GitHub whether ``user`` still belongs to each team's organization; return the ids of
+    the teams they lost (``sync.memberships``). A team GitHub says nothing clear about stays."""
+    lost = []
+    for membership in Membership.objects.select_related("team").filter(user=user):
+        team = membership.team
+        try:
+            belongs = orgs.get_org_membership(access_token, team.github_org_login).state
+        except orgs.NotFound:
+            belongs = "gone"
+        except GitHubError as error:
+            logger.info("membership not rechecked team=%s: %s", team.pk, type(error).__name__)
+            continue
+        if belongs != "active":
+            reason = "no longer a member of the organization on GitHub (checked at sign-in)"
+            memberships.remove_departed(team=team, user_ids=[user.pk], reason=reason)
+            lost.append(team.pk)
+    return lost
 
 
 @transaction.atomic
@@ -130,9 +153,9 @@ def _free_username(login: str) -> str:
 def _reactivate_integrations(credential: IntegrationCredential) -> None:
     # A fresh token fixes a revoked integration that uses this credential, and the imports
     # that stopped for want of it go on.
-    broken = Integration.objects.filter(credential=credential).exclude(
-        status=Integration.Status.ACTIVE
-    )
+    broken = Integration.objects.filter(
+        credential=credential, team__memberships__user_id=credential.user_id
+    ).exclude(status=Integration.Status.ACTIVE)
     teams = list(broken.values_list("team_id", flat=True))
     broken.update(
         status=Integration.Status.ACTIVE,
@@ -141,6 +164,11 @@ def _reactivate_integrations(credential: IntegrationCredential) -> None:
     )
     for team in Team.objects.filter(pk__in=teams):
         services.resume_after_reconnect(team=team)
+
+
+def sign_out(*, user_id: int) -> None:
+    """Close the live pages of a user who signed out (their session is already cleared)."""
+    sockets.close_user_sockets(user_id, reason="signed out")
 
 
 def get_github_token(user: User) -> Secret:
@@ -167,13 +195,6 @@ def get_membership_for_user(*, user: User, team_id: int | None) -> Membership:
     membership = memberships.order_by("-created_at", "-pk").first()
     if membership is None:
         raise NotAMember(team_id)
-    return membership
-
-
-def require_admin(membership: Membership) -> Membership:
-    """Return ``membership`` when it is an admin's; raise NotAdmin otherwise."""
-    if membership.role != Membership.Role.ADMIN:
-        raise NotAdmin(membership.team_id)
     return membership
 
 
@@ -290,7 +311,7 @@ def select_repositories(
     Raises services.SyncAlreadyRunning (a double submit lands here) or
     services.BrokerUnavailable, in which case nothing is saved.
     """
-    require_admin(membership)
+    access.require(membership, access.Action.CHANGE_REPOSITORIES)
     team = membership.team
     TrackedRepository.objects.bulk_create(
         [
@@ -330,7 +351,7 @@ def start_incremental_sync(*, membership: Membership) -> SyncJob:
     Raises NotAdmin, services.SyncAlreadyRunning, services.NothingToSync or
     services.BrokerUnavailable.
     """
-    require_admin(membership)
+    access.require(membership, access.Action.START)
     team = membership.team
     return services.start_sync(
         team=team,

@@ -6,7 +6,9 @@ the publisher rendered once per audience, so forwarding does no database work. G
 reach the sockets through ``sync.fanout`` (one channel-layer receive per process, not one per
 socket).
 
-Refusals are sent after ``accept()`` as a 44xx close code, which the browser's reconnect logic
+Every socket also joins its user's group, so signing out or leaving the organization closes it
+(``sync.sockets``, which also caps the sockets one user may hold). Refusals are sent after
+``accept()`` as a 44xx close code, which the browser's reconnect logic
 does not retry (closing before ``accept()`` becomes an HTTP 403 that looks like a network
 failure and is retried forever). Sockets close themselves with 4012 ("reconnect now", which
 the page's script honours) before Daphne's websocket timeout and the channel layer's group
@@ -30,7 +32,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from sync import access, fanout, progress, stalls
+from sync import access, fanout, progress, sockets, stalls
 from sync.models import SyncJob
 
 logger = logging.getLogger(__name__)
@@ -67,12 +69,20 @@ class _ProgressConsumer(AsyncWebsocketConsumer):
         self.lifetime: asyncio.TimerHandle | None = None
         self.early: list[dict[str, Any]] | None = []  # updates that beat the snapshot
         self.lost = False
+        self.user_id: int | None = None
         groups = await self.authorize()
         await self.accept()
         if groups is None:
             await self.close(code=REFUSED)
             return
-        if not await self.join(groups):
+        user_id = self.scope["user"].pk
+        if not sockets.claim_socket(user_id):
+            logger.info("refused a socket past the per-user cap user=%s", user_id)
+            await self.close(code=sockets.TOO_MANY_SOCKETS)
+            return
+        self.user_id = user_id
+        # The user's own group first: a sign-out or a departure closes the socket.
+        if not await self.join([sockets.user_group(user_id), *groups]):
             return
         html, states = await self.load_snapshot()
         if self.lost:
@@ -113,6 +123,9 @@ class _ProgressConsumer(AsyncWebsocketConsumer):
         raise NotImplementedError
 
     async def disconnect(self, code: int) -> None:
+        if self.user_id is not None:
+            sockets.release_socket(self.user_id)
+            self.user_id = None
         if self.lifetime is not None:
             self.lifetime.cancel()
         for group in self.joined:
@@ -132,6 +145,9 @@ class _ProgressConsumer(AsyncWebsocketConsumer):
 
     async def deliver(self, message: dict[str, Any]) -> None:
         """Forward a group message (see sync.fanout), unless this socket showed a newer one."""
+        if "close" in message:  # the user signed out or lost access (sync.sockets)
+            await self.close(code=message["close"])
+            return
         if self.early is not None:
             self.early.append(message)  # the snapshot is still on its way
             return

@@ -24,8 +24,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from sync import actors
-from sync.accounts import require_admin
+from sync import access, actors
 from sync.fields import Secret
 from sync.jira import client as jira
 from sync.models import Integration, IntegrationCredential, Membership, SyncJob
@@ -104,7 +103,7 @@ def connect_jira(*, membership: Membership, code: str, redirect_uri: str) -> Int
 
     Raises accounts.NotAdmin, or the client's BadCode, Misconfigured, Transient and JiraError.
     """
-    require_admin(membership)
+    access.require(membership, access.Action.JIRA)
     grant = jira.make_client().exchange_code(code=code, redirect_uri=redirect_uri)
     integration = _store_credential(
         membership=membership,
@@ -148,7 +147,7 @@ def choose_jira_projects(
     *, membership: Membership, site_id: str, project_keys: Sequence[str]
 ) -> Integration:
     """Save the team's Jira site and projects, checked against what Jira lists now."""
-    require_admin(membership)
+    access.require(membership, access.Action.JIRA)
     choices = jira_choices(membership=membership, site_id=site_id)
     assert choices.site is not None  # jira_choices raised UnknownChoice otherwise
     by_key = {project.key: project for project in choices.projects}
@@ -233,7 +232,7 @@ def connect_slack(*, membership: Membership, code: str, redirect_uri: str) -> In
 
     Raises accounts.NotAdmin, or the client's BadCode, Misconfigured, Transient, SlackError.
     """
-    require_admin(membership)
+    access.require(membership, access.Action.SLACK)
     install = slack.make_client().exchange_code(code=code, redirect_uri=redirect_uri)
     integration = _store_credential(
         membership=membership,
@@ -272,7 +271,7 @@ def choose_slack_channel(*, membership: Membership, channel_id: str) -> Integrat
     The last finished import is announced there too when nobody has heard of it yet. Raises
     NotAdmin, NotConnected, Revoked, UnknownChoice, NotInChannel, or the client's Transient.
     """
-    require_admin(membership)
+    access.require(membership, access.Action.SLACK)
     integration = _connected(membership, SLACK)
     channel = next(
         (c for c in slack_choices(membership=membership).channels if c.id == channel_id), None

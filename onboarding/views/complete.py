@@ -14,8 +14,8 @@ from django.views.decorators.http import require_GET, require_POST
 from onboarding import states
 from onboarding.views.orgs import current_membership
 from onboarding.views.repos import ago
-from sync import accounts, progress, services
-from sync.models import Commit, Membership, PullRequest, Review, SyncJob, Team, TrackedRepository
+from sync import access, accounts, progress, services
+from sync.models import Commit, PullRequest, Review, SyncJob, Team, TrackedRepository
 
 MEMBERS_SHOWN = 60
 
@@ -35,7 +35,7 @@ def complete(request: HttpRequest) -> HttpResponse:
     last_sync = jobs.filter(status__in=SyncJob.FINISHED).first()
     context: dict[str, Any] = {
         "team": team,
-        "is_admin": membership.role == Membership.Role.ADMIN,
+        "is_admin": access.permits(membership, access.Action.START),
         "repositories": _repositories_with_counts(team),
         "members": members[:MEMBERS_SHOWN],
         "members_total": members.count(),

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_POST
 
 from onboarding import oauth as oauth_flow
 from sync import accounts
@@ -58,20 +58,25 @@ PROBLEMS = {
 PREFLIGHT_STATUS = {"bad_token": 403, "missing_scopes": 403, "refused": 403, "rate_limited": 429}
 
 
+# POST only: a GET would let any page (an <img> elsewhere) write a session row and replace a
+# visitor's pending OAuth state.
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_POST
 def connect(request: HttpRequest) -> HttpResponse:
+    next_url = request.POST.get("next") or ""
+    return HttpResponseRedirect(start_github_sign_in(request, next_url=next_url))
+
+
+def start_github_sign_in(request: HttpRequest, *, next_url: str) -> str:
+    """Keep a fresh OAuth state (and where to go after) in the session; return GitHub's URL."""
     state = oauth_flow.new_state(request, STATE_KEY)
-    next_url = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         request.session[NEXT_KEY] = next_url
     else:
         request.session.pop(NEXT_KEY, None)
-    return HttpResponseRedirect(
-        oauth.authorize_url(redirect_uri=_callback_url(request), state=state)
-    )
+    return oauth.authorize_url(redirect_uri=_callback_url(request), state=state)
 
 
 @never_cache

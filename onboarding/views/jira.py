@@ -14,7 +14,7 @@ from onboarding import oauth
 from onboarding.forms import JiraProjectsForm, JiraSiteForm
 from onboarding.views import steps
 from onboarding.views.orgs import current_membership
-from sync import accounts, integrations
+from sync import access, accounts, integrations
 from sync.jira import client as jira
 from sync.models import Membership
 
@@ -182,7 +182,7 @@ def _projects_page(
     context: dict[str, Any] = {
         "team": membership.team,
         "choices": choices,
-        "is_admin": membership.role == Membership.Role.ADMIN,
+        "is_admin": access.permits(membership, access.Action.JIRA),
         "errors": form.errors.get("projects") if form is not None else None,
     }
     return render(request, "onboarding/jira_projects.html", context, status=400 if form else 200)

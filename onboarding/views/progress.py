@@ -10,13 +10,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from onboarding import states
+from onboarding.views.github import start_github_sign_in
 from sync import access, progress, services
 from sync.models import SyncJob
 
 
-def _job_or_404(request: HttpRequest, job_id: int) -> SyncJob:
+def _job_or_404(request: HttpRequest, job_id: int, action: access.Action) -> SyncJob:
     try:
-        return access.get_job_for_user(request.user, job_id)
+        return access.get_job_for_user(request.user, job_id, action)
     except access.JobNotFound:
         raise Http404("No such import") from None
 
@@ -35,9 +36,16 @@ def _answer(request: HttpRequest, page: str, *, message: str = "", go: str = "")
 
 
 def _act(
-    request: HttpRequest, job_id: int, action: Callable[[SyncJob], SyncJob], done: str
+    request: HttpRequest,
+    job_id: int,
+    allowed: access.Action,
+    action: Callable[[SyncJob], SyncJob],
+    done: str,
 ) -> HttpResponse:
-    job = _job_or_404(request, job_id)
+    try:
+        job = _job_or_404(request, job_id, allowed)
+    except access.NotAllowed as error:  # back to the page, which says why
+        return _answer(request, _page(job_id), message=str(error))
     page = _page(job.pk)
     try:
         result = action(job)
@@ -54,7 +62,7 @@ def _page(job_id: int) -> str:
 
 @login_required
 def sync_progress(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = _job_or_404(request, job_id)
+    job = _job_or_404(request, job_id, access.Action.VIEW)
     context = states.page_context(progress.snapshot(job))
     response = render(request, "onboarding/sync.html", context)
     response["Cache-Control"] = "no-store"
@@ -67,6 +75,7 @@ def sync_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
     return _act(
         request,
         job_id,
+        access.Action.CANCEL,
         lambda job: services.cancel_job(job=job, by=request.user),
         "Cancelled. What was imported so far is kept.",
     )
@@ -78,6 +87,7 @@ def sync_retry(request: HttpRequest, job_id: int) -> HttpResponse:
     return _act(
         request,
         job_id,
+        access.Action.RETRY,
         lambda job: services.retry_failed_repositories(job=job, by=request.user),
         "Retrying the failed repositories.",
     )
@@ -89,6 +99,7 @@ def sync_run_now(request: HttpRequest, job_id: int) -> HttpResponse:
     return _act(
         request,
         job_id,
+        access.Action.RUN_NOW,
         lambda job: services.resume_job(job=job, by=request.user),
         "Sent to the job queue again; it starts as soon as a worker takes it.",
     )
@@ -97,5 +108,8 @@ def sync_run_now(request: HttpRequest, job_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def sync_reconnect(request: HttpRequest, job_id: int) -> HttpResponse:
-    page = _page(_job_or_404(request, job_id).pk)
-    return _answer(request, page, go=f"{reverse('onboarding:github_connect')}?next={page}")
+    try:
+        page = _page(_job_or_404(request, job_id, access.Action.RECONNECT).pk)
+    except access.NotAllowed as error:
+        return _answer(request, _page(job_id), message=str(error))
+    return _answer(request, page, go=start_github_sign_in(request, next_url=page))

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from onboarding.forms import RepositorySelectionForm
 from onboarding.views.github import github_error_context
 from onboarding.views.orgs import current_membership
-from sync import accounts, services
+from sync import access, accounts, services
 from sync.github import orgs
 from sync.github.client import GitHubError
 from sync.models import Membership
@@ -31,7 +31,7 @@ def _admin_membership(request: HttpRequest) -> Membership | HttpResponse:
         membership = current_membership(request)
     except accounts.NotAMember:
         return redirect("onboarding:select_org")
-    if membership.role != Membership.Role.ADMIN:
+    if not access.can(request.user, membership.team_id, access.Action.CHANGE_REPOSITORIES):
         context = {
             "title": "Only the team's admins choose repositories",
             "message": f"You are a member of {membership.team.github_org_login}, not an admin.",
@@ -204,7 +204,9 @@ def submit_repos(request: HttpRequest) -> HttpResponse:
         )
         return _refused(request, membership, message, status=503)
     except GitHubError as error:
-        return _refused(request, membership, str(github_error_context(error)["message"]), 502)
+        problem = github_error_context(error)
+        status = int(str(problem["status"]))
+        return _refused(request, membership, str(problem["message"]), status=status)
     return redirect("onboarding:sync", job_id=job.pk)
 
 

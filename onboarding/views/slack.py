@@ -13,7 +13,7 @@ from onboarding import oauth
 from onboarding.forms import SlackChannelForm
 from onboarding.views import steps
 from onboarding.views.orgs import current_membership
-from sync import accounts, integrations
+from sync import access, accounts, integrations
 from sync.models import Membership
 from sync.slack import client as slack
 
@@ -168,7 +168,7 @@ def _channel_page(request: HttpRequest, membership: Membership, *, error: str = 
     context = {
         "team": membership.team,
         "choices": choices,
-        "is_admin": membership.role == Membership.Role.ADMIN,
+        "is_admin": access.permits(membership, access.Action.SLACK),
         "error": error,
     }
     return render(request, "onboarding/slack_channel.html", context, status=400 if error else 200)

@@ -7,8 +7,8 @@ from django.shortcuts import redirect, render
 
 from onboarding.oauth import Callback
 from onboarding.views.orgs import current_membership
-from sync import accounts, integrations
-from sync.models import Integration, Membership
+from sync import access, accounts, integrations
+from sync.models import Integration
 
 
 def render_step(request: HttpRequest, *, provider: str, template: str) -> HttpResponse:
@@ -22,7 +22,7 @@ def render_step(request: HttpRequest, *, provider: str, template: str) -> HttpRe
         "team": membership.team,
         "integration": integration,
         "revoked": integration is not None and integration.status == Integration.Status.REVOKED,
-        "is_admin": membership.role == Membership.Role.ADMIN,
+        "is_admin": access.permits(membership, access.Action(provider)),
     }
     return render(request, template, context)
 

@@ -474,6 +474,15 @@ class World:
             repo.version += 1
             return repo
 
+    def remove_member(self, org_login: str, login: str) -> Org:
+        """Remove ``login`` from the organization, as an owner does under People."""
+        with self.lock:
+            org = self.org(org_login)
+            if org is None or login not in org.members:
+                raise KeyError(f"{login} is not a member of {org_login}")
+            del org.members[login]
+            return org
+
     def revoke_token(self, value: str) -> Token:
         """Revoke an access token, as a user does under Settings > Applications."""
         with self.lock:

@@ -15,6 +15,8 @@
   var RETRIED_CLOSE_CODES = [1006, 1011, 1012, 1013]; // what htmx-ext-ws reconnects on
   var RECONNECT_NOW = 4012; // the server's "reconnect now" (a day-old socket, a lost feed)
   var REFUSED = 4403;
+  var SIGNED_OUT = 4401; // signed out, or no longer in the organization on GitHub
+  var TOO_MANY_SOCKETS = 4409; // this browser holds too many live pages of this site
   var reconnects = 0;
   var wasOpen = false;
   var live = false; // this connection has delivered its snapshot
@@ -82,6 +84,10 @@
     } else if (code === RECONNECT_NOW) {
       setConnection("reconnecting", "Reconnecting…");
       setTimeout(event.detail.socketWrapper.reconnect, reconnectDelay(reconnects++));
+    } else if (code === SIGNED_OUT) {
+      setConnection("closed", "You were signed out, or no longer have access to this team. Sign in again.");
+    } else if (code === TOO_MANY_SOCKETS) {
+      setConnection("closed", "Too many live pages of this site are open. Close some, then refresh this one.");
     } else if (code === REFUSED) {
       setConnection("closed", "You no longer have access to this import. Refresh the page.");
     } else {

@@ -10,7 +10,7 @@ from django.utils import timezone
 from sync import progress
 from sync.engine import members, sizes, state
 from sync.engine.steps import Step, SyncMembers
-from sync.engine.tokens import MissingToken, token_for
+from sync.engine.tokens import MissingToken, team_token
 from sync.github.client import Session
 from sync.github.errors import BadCredentials, GitHubError
 from sync.models import SyncJob, Team
@@ -29,14 +29,15 @@ def start_job(job_id: int) -> list[Step]:
     if job is None or job.is_finished:
         return []
     try:
-        session = Session(token_for(job.team_id))
+        token = team_token(job.team_id)
     except MissingToken as error:
         state.job_failed(job_id, code=error.code, message=str(error))
         return []
+    session = Session(token.token)
     later: list[Step] = []
     if job.status == SyncJob.Status.QUEUED:
         try:
-            members.sync_members(team=job.team, session=session)
+            members.sync_members(team=job.team, session=session, owner_id=token.user_id)
         except BadCredentials:
             state.job_failed(job_id, code="token_revoked", message=state.REVOKED)
             return []
@@ -78,4 +79,5 @@ def finish_job(job_id: int) -> None:
 def sync_team_members(team_id: int) -> int:
     """Refresh a team's members with its GitHub token (the select-organization step)."""
     team = Team.objects.get(pk=team_id)
-    return members.sync_members(team=team, session=Session(token_for(team_id)))
+    token = team_token(team_id)
+    return members.sync_members(team=team, session=Session(token.token), owner_id=token.user_id)

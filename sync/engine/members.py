@@ -7,16 +7,40 @@ import logging
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 
+from sync import memberships
 from sync.github import org as github_org
 from sync.github.client import Session
+from sync.github.errors import GitHubError
 from sync.models import Commit, GitHubAccount, PullRequest, Review, Team, TeamMember
 
 logger = logging.getLogger(__name__)
 
 
-def sync_members(*, team: Team, session: Session) -> int:
-    """Upsert the organization's members as the team's members; return how many there are."""
+LEFT = "no longer a member of the organization on GitHub"
+
+
+class OwnerLeft(GitHubError):
+    """The token's own user left the organization: their view of it is an outsider's."""
+
+
+def sync_members(*, team: Team, session: Session, owner_id: int | None = None) -> int:
+    """Upsert the organization's members as the team's members; return how many there are.
+
+    Users of the team GitHub no longer lists lose it (``sync.memberships``). ``owner_id`` is
+    the user whose token ``session`` carries: when GitHub does not list them, they left, and
+    the list is an outsider's (public members only), so only they are removed and OwnerLeft
+    is raised for the caller to go on with another member's token.
+    """
     members = github_org.list_members(session, org=team.github_org_login)
+    listed = {member.github_id for member in members}
+    linked = dict(
+        GitHubAccount.objects.filter(user__membership__team=team).values_list(
+            "user_id", "github_id"
+        )
+    )
+    if owner_id in linked and linked[owner_id] not in listed:
+        memberships.remove_departed(team=team, user_ids=[owner_id], reason=LEFT)
+        raise OwnerLeft("The token's owner left the organization")
     with transaction.atomic():
         TeamMember.objects.bulk_create(
             [
@@ -40,6 +64,8 @@ def sync_members(*, team: Team, session: Session) -> int:
         ).update(role="")
         _link_users(team)
         relink_authors(team)
+        departed = [user_id for user_id, github_id in linked.items() if github_id not in listed]
+        memberships.remove_departed(team=team, user_ids=departed, reason=LEFT)
     logger.info("members synced team=%s count=%s", team.pk, len(members))
     return len(members)
 

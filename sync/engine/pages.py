@@ -18,11 +18,12 @@ from django.db import transaction
 from django.db.models import Count, F, Max
 from django.utils import timezone
 
-from sync import progress
-from sync.engine import eta, state
+from sync import memberships, progress
+from sync.engine import eta, members, state
 from sync.engine.steps import SendPage, Step
-from sync.engine.tokens import MissingToken, token_for
+from sync.engine.tokens import MissingToken, team_token
 from sync.engine.writes import MemberIndex, save_pulls
+from sync.github import org as github_org
 from sync.github import pulls as github_pulls
 from sync.github.client import Session
 from sync.github.errors import (
@@ -71,16 +72,19 @@ def page_size() -> int:
 
 def sync_page(repo_sync_id: int, *, page: int) -> list[Step]:
     """Sync page ``page`` of a repository sync; return the messages to send next."""
-    repo_sync = RepoSync.objects.select_related("job", "repository").filter(pk=repo_sync_id).first()
+    repo_sync = (
+        RepoSync.objects.select_related("job__team", "repository").filter(pk=repo_sync_id).first()
+    )
     if repo_sync is None or repo_sync.is_finished or repo_sync.job.is_finished:
         return []
     if page != repo_sync.pages_done:
         return _stale(repo_sync, page)
     try:
-        session = Session(token_for(repo_sync.job.team_id))
+        token = team_token(repo_sync.job.team_id)
     except MissingToken as error:
         state.job_failed(repo_sync.job_id, code=error.code, message=str(error))
         return []
+    session = Session(token.token)
     try:
         fetched = _fetch(session, repo_sync, page)
     except Stopped:
@@ -95,10 +99,29 @@ def sync_page(repo_sync_id: int, *, page: int) -> list[Step]:
     except Transient as error:
         return state.repo_retrying(repo_sync_id, page=page, error=error)
     except RepositoryUnavailable as error:
+        if _owner_left(session, repo_sync, token.user_id):
+            return [SendPage(repo_sync_id, page)]  # again, on a remaining member's token
         return state.repo_failed(repo_sync_id, code=error.code, message=str(error))
     except GitHubError as error:
         return state.repo_failed(repo_sync_id, code="github_error", message=str(error))
     return _checkpoint(repo_sync, page, fetched, session.points, session.gate.remaining("graphql"))
+
+
+def _owner_left(session: Session, repo_sync: RepoSync, owner_id: int) -> bool:
+    """Ask GitHub whether a 404/403 means the token's owner left the organization.
+
+    When they did, they lose the team (``sync.memberships``) and the next token is another's.
+    """
+    team = repo_sync.job.team
+    try:
+        if github_org.is_active_member(session, org=team.github_org_login):
+            return False
+    except GitHubError as error:
+        logger.info("membership unknown job=%s: %s", repo_sync.job_id, type(error).__name__)
+        return False
+    memberships.remove_departed(team=team, user_ids=[owner_id], reason=members.LEFT)
+    logger.warning("token owner left job=%s team=%s", repo_sync.job_id, team.pk)
+    return True
 
 
 def note_dispatched(repo_sync_id: int, *, page: int) -> None:

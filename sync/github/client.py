@@ -142,6 +142,13 @@ class Session:
             yield data
             url, query = _next_link(headers.get("link", "")), None
 
+    def rest_get(self, path: str) -> Any:
+        """Return one REST resource's body."""
+        self.gate.check_budget("core", 1)
+        _, data = self._request("GET", path)
+        self.points += 1
+        return data
+
     def _request(self, verb: str, url: str, **kwargs: Any) -> tuple[dict[str, Any], Any]:
         requester = self.github.requester
         self.requests += 1

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sync.github.client import Session, parse_time
+from sync.github.errors import RepositoryGone
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,19 @@ def list_repositories(session: Session, *, org: str) -> list[RepositoryData]:
         )
         for repo in _all(session, f"/orgs/{org}/repos", type="all", sort="full_name")
     ]
+
+
+def is_active_member(session: Session, *, org: str) -> bool:
+    """Return whether the token's own user is an active member of ``org`` (404: they are not).
+
+    Other failures raise: they say nothing about the membership.
+    """
+    # GitHub: https://docs.github.com/rest/orgs/members#get-an-organization-membership-for-the-authenticated-user
+    try:
+        data = session.rest_get(f"/user/memberships/orgs/{org}")
+    except RepositoryGone:  # the client names every 404 so; here it means "not a member"
+        return False
+    return isinstance(data, dict) and data.get("state") == "active"
 
 
 def _all(session: Session, path: str, **params: Any) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ class Action(models.TextChoices):
     RETRY_FAILED = "sync.retry_failed", "Retry failed repositories"
     CANCEL = "sync.cancel", "Cancel"
     RESUME = "sync.resume", "Run it now"
+    MEMBER_REMOVED = "member.removed", "Left the organization on GitHub"
 
 
 def find_audit_events(

@@ -196,10 +196,10 @@ def test_it_reconnects_when_the_server_closes_an_old_socket(
 
 
 def test_it_keeps_keyboard_focus_and_the_scroll_position_through_live_updates(
-    page_as: OpenPage, daphne: DaphneServer, bob: User, team: Team
+    page_as: OpenPage, daphne: DaphneServer, alice: User, team: Team
 ) -> None:
     job = make_job(team, repos=30, status=SyncJob.Status.RUNNING)
-    page = page_as(bob)
+    page = page_as(alice)  # an admin: cancelling is theirs
     page.set_viewport_size({"width": 1280, "height": 500})
     page.goto(f"{daphne.url}/onboarding/sync/{job.pk}/")
     expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "connected")
@@ -220,12 +220,12 @@ def test_it_keeps_keyboard_focus_and_the_scroll_position_through_live_updates(
 
 
 def test_it_acts_without_javascript_and_says_what_it_did(
-    browser: Any, daphne: DaphneServer, bob: User, team: Team
+    browser: Any, daphne: DaphneServer, alice: User, team: Team
 ) -> None:
     from tests.browser.conftest import signed_in
 
     job = make_job(team, status=SyncJob.Status.RUNNING)
-    context = signed_in(browser, daphne, bob, java_script_enabled=False)
+    context = signed_in(browser, daphne, alice, java_script_enabled=False)
     page = context.new_page()
     page.goto(f"{daphne.url}/onboarding/sync/{job.pk}/")
 

@@ -57,6 +57,7 @@ def synced_teams(team: Team, alice: User, github: RunningSandbox) -> Iterator[li
     """acme and globex, each connected to the sandbox with every repository tracked."""
     forget_github_budgets()
     globex = Team.objects.create(name="Globex", github_org_id=2002, github_org_login="globex")
+    globex.memberships.create(user=alice, role="admin")  # imports run on a member's token
     for each in (team, globex):
         track_all(each, connect(each, alice, github))
     yield [team, globex]

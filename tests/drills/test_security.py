@@ -60,6 +60,7 @@ POSTS: list[tuple[str, str, str, dict[str, str]]] = [
     ("staff:retry_failed", "job_id", "sam", {}),
     ("staff:cancel_job", "job_id", "sam", {"confirmed": "on"}),
     ("staff:run_now", "job_id", "sam", {}),
+    ("onboarding:sign_out", "", "alice", {}),  # last: alice's later posts need her session
 ]
 # Pages that change nothing, whatever the method.
 READ_ONLY = set(

@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
@@ -36,6 +37,13 @@ def test_it_sends_the_browser_to_github_with_a_random_state(
     second = client.post(reverse("onboarding:github_connect"))
     state = parse_qs(urlsplit(second["Location"]).query)["state"][0]
     assert state != query["state"][0] and len(state) >= 32
+
+
+def test_it_starts_a_sign_in_only_on_a_post(client: Client, db: None, gh: RunningSandbox) -> None:
+    for _ in range(3):  # an <img src> on another site, repeated
+        response = client.get(reverse("onboarding:github_connect"), {"next": "/"})
+        assert response.status_code == 405
+    assert not Session.objects.exists()  # no session row written, no OAuth state replaced
 
 
 def test_it_creates_and_signs_in_a_new_user(client: Client, db: None, gh: RunningSandbox) -> None:
@@ -191,3 +199,23 @@ def test_it_never_shows_or_logs_the_token(
 def test_it_carries_the_page_to_return_to_through_the_start_page(client: Client, db: None) -> None:
     response = client.get(reverse("onboarding:start"), {"next": "/onboarding/sync/7/"})
     assert b'<input type="hidden" name="next" value="/onboarding/sync/7/">' in response.content
+
+
+def test_it_signs_out_on_a_post_only(client: Client, alice: User) -> None:
+    client.force_login(alice)
+    session_id = client.cookies["sessionid"].value
+
+    assert client.get(reverse("onboarding:sign_out")).status_code == 405
+    response = client.post(reverse("onboarding:sign_out"))
+
+    assert response.status_code == 302 and response["Location"] == "/onboarding/start/"
+    assert not Session.objects.filter(pk=session_id).exists()
+    after = client.get(reverse("onboarding:complete"))
+    assert after.status_code == 302 and after["Location"].startswith("/onboarding/start/")
+
+
+def test_it_offers_a_sign_out_button_to_a_signed_in_user(client: Client, alice: User) -> None:
+    assert b'data-testid="sign-out"' not in client.get(reverse("onboarding:start")).content
+    client.force_login(alice)
+    page = client.get(reverse("onboarding:start")).content.decode()
+    assert f'<form method="post" action="{reverse("onboarding:sign_out")}"' in page

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from sync.models import RepoSync, SyncJob, Team
+from sync.models import AuditEvent, RepoSync, SyncJob, Team
 from tests.sync.jobs import make_job, no_worker, worker_alive
 
 
@@ -75,7 +76,9 @@ def test_it_offers_reconnect_when_the_token_was_revoked(alice: User, team: Team)
     response = client.post(f"/onboarding/sync/{job.pk}/reconnect/", HTTP_HX_REQUEST="true")
 
     assert 'data-testid="reconnect-banner"' in page and "Reconnect GitHub" in page
-    assert response["HX-Redirect"] == f"/onboarding/github/connect/?next=/onboarding/sync/{job.pk}/"
+    # The sign-in starts here (the connect URL takes only POSTs) and comes back to the page.
+    assert "/login/oauth/authorize?" in response["HX-Redirect"]
+    assert client.session["github_oauth_next"] == f"/onboarding/sync/{job.pk}/"
 
 
 def test_it_offers_retry_and_continue_when_some_repositories_failed(
@@ -130,20 +133,20 @@ def test_it_runs_an_action_without_javascript_and_says_what_it_did(alice: User, 
     assert "import was cancelled" in page and 'data-testid="sync_cancel"' not in page
 
 
-def test_it_cancels_the_import(bob: User, team: Team) -> None:
+def test_it_cancels_the_import(alice: User, team: Team) -> None:
     job = make_job(team, status=SyncJob.Status.RUNNING)
 
-    response = _browser(bob).post(f"/onboarding/sync/{job.pk}/cancel/", HTTP_HX_REQUEST="true")
+    response = _browser(alice).post(f"/onboarding/sync/{job.pk}/cancel/", HTTP_HX_REQUEST="true")
 
     assert response.status_code == 200
     assert "Cancelled" in response.content.decode()
     assert SyncJob.objects.get(pk=job.pk).status == SyncJob.Status.CANCELLED
 
 
-def test_it_explains_why_a_finished_import_cannot_be_cancelled(bob: User, team: Team) -> None:
+def test_it_explains_why_a_finished_import_cannot_be_cancelled(alice: User, team: Team) -> None:
     job = make_job(team, status=SyncJob.Status.SUCCEEDED)
 
-    response = _browser(bob).post(f"/onboarding/sync/{job.pk}/cancel/", HTTP_HX_REQUEST="true")
+    response = _browser(alice).post(f"/onboarding/sync/{job.pk}/cancel/", HTTP_HX_REQUEST="true")
 
     assert "already finished" in response.content.decode()
 
@@ -161,10 +164,10 @@ def test_it_retries_failed_repositories_in_a_new_job(alice: User, team: Team) ->
     assert [rs.repository.full_name for rs in retry.repo_syncs.all()] == ["acme/repo-2"]
 
 
-def test_it_sends_a_plain_form_back_to_the_page(bob: User, team: Team) -> None:
+def test_it_sends_a_plain_form_back_to_the_page(alice: User, team: Team) -> None:
     job = make_job(team, status=SyncJob.Status.RUNNING)
 
-    response = _browser(bob).post(f"/onboarding/sync/{job.pk}/cancel/")
+    response = _browser(alice).post(f"/onboarding/sync/{job.pk}/cancel/")
 
     assert response.status_code == 302 and response["Location"] == f"/onboarding/sync/{job.pk}/"
 
@@ -183,3 +186,32 @@ def test_it_asks_for_sso_authorization_when_the_organization_requires_it(
 
     assert "requires SAML single sign-on" in page and "Reconnect GitHub" in page
     assert "revoked" not in page
+
+
+@pytest.mark.parametrize("action", ["cancel", "retry", "run-now", "reconnect"])
+def test_it_refuses_a_plain_member_the_admins_actions(
+    action: str, alice: User, bob: User, team: Team
+) -> None:
+    job = make_job(team, status=SyncJob.Status.RUNNING, requested_by=alice)
+    RepoSync.objects.filter(job=job, repository__full_name="acme/repo-2").update(
+        status=RepoSync.Status.FAILED
+    )
+
+    plain = _browser(bob).post(f"/onboarding/sync/{job.pk}/{action}/", follow=True)
+    htmx = _browser(bob).post(f"/onboarding/sync/{job.pk}/{action}/", HTTP_HX_REQUEST="true")
+
+    assert plain.redirect_chain == [(f"/onboarding/sync/{job.pk}/", 302)]  # back, saying why
+    assert "Only the team&#x27;s admins" in plain.content.decode()
+    assert "Only the team&#x27;s admins" in htmx.content.decode()
+    assert "HX-Redirect" not in htmx
+    assert SyncJob.objects.get().status == SyncJob.Status.RUNNING  # no new job, not cancelled
+    assert not AuditEvent.objects.exists()
+
+
+def test_it_lets_staff_cancel_from_the_progress_page(sam: User, team: Team) -> None:
+    job = make_job(team, status=SyncJob.Status.RUNNING)
+
+    response = _browser(sam).post(f"/onboarding/sync/{job.pk}/cancel/", HTTP_HX_REQUEST="true")
+
+    assert "Cancelled" in response.content.decode()
+    assert SyncJob.objects.get(pk=job.pk).status == SyncJob.Status.CANCELLED

@@ -277,3 +277,17 @@ def test_it_sends_htmx_to_connect_github_when_the_credential_is_gone(
     acme.user.github_account.credential.delete()  # type: ignore[union-attr]
     response = _signed_in(client, acme).get(LIST, **HTMX)
     assert response["HX-Redirect"] == reverse("onboarding:start")
+
+
+def test_it_explains_a_github_failure_when_the_saved_list_expired(
+    client: Client, acme: Membership, gh: RunningSandbox
+) -> None:
+    chosen = _repo_ids(acme)[:2]
+    _signed_in(client, acme)  # the list was never loaded here (or its 15 minutes ran out)
+    gh.control.add_fault("/orgs/acme/repos$", status=502)
+
+    response = client.post(SUBMIT, {"repos": chosen})
+
+    assert response.status_code == 502
+    assert "GitHub could not be reached or answered with an error." in response.content.decode()
+    assert not TrackedRepository.objects.exists() and not SyncJob.objects.exists()

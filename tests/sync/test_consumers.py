@@ -11,11 +11,12 @@ from asgiref.sync import async_to_sync
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
 from asgi import application
-from sync import consumers, progress
+from sync import consumers, progress, sockets
 from sync.models import SyncJob, Team
 from tests.sync.jobs import change_job, make_job, no_worker, worker_alive
 
@@ -30,7 +31,7 @@ def fresh_channel_layer() -> None:
 
 def _login(user: User | None) -> list[tuple[bytes, bytes]]:
     """Return the handshake headers of ``user``'s browser: its origin and session cookie."""
-    headers = [(b"origin", b"http://testserver")]
+    headers = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
     if user is not None:
         client = Client()
         client.force_login(user)
@@ -326,3 +327,107 @@ def test_it_tells_the_page_to_reconnect_while_the_progress_feed_is_down(
         _run(scenario)
     finally:
         channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://testserver:9999", "https://testserver", "http://evil.example", "null", ""],
+)
+def test_it_refuses_a_handshake_from_another_origin(origin: str, bob: User, team: Team) -> None:
+    job = make_job(team)
+    headers = [(name, value) for name, value in _login(bob) if name != b"origin"]
+    if origin:
+        headers.append((b"origin", origin.encode()))
+
+    async def scenario() -> None:
+        communicator = _socket(f"/ws/sync/{job.pk}/", headers)
+        connected, _ = await communicator.connect()
+        assert not connected  # refused before accept: no snapshot reaches another origin
+
+    _run(scenario)
+
+
+def test_it_accepts_the_same_origin_with_its_port(bob: User, team: Team) -> None:
+    job = make_job(team)
+    headers = [
+        *[(name, value) for name, value in _login(bob) if name not in (b"origin", b"host")],
+        (b"origin", b"http://testserver:8000"),
+        (b"host", b"testserver:8000"),
+    ]
+
+    async def scenario() -> None:
+        communicator, first = await _open(f"/ws/sync/{job.pk}/", headers)
+        assert 'id="sync-status"' in first
+        await communicator.disconnect()
+
+    _run(scenario)
+
+
+def test_it_accepts_the_https_origin_behind_a_tls_proxy(
+    bob: User, team: Team, settings: Any
+) -> None:
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    job = make_job(team)
+    browser = [(name, value) for name, value in _login(bob) if name != b"origin"]
+    proxied = [*browser, (b"origin", b"https://testserver"), (b"x-forwarded-proto", b"https")]
+    plain = [*browser, (b"origin", b"https://testserver")]  # no proxy said it was https
+
+    async def scenario() -> None:
+        communicator, first = await _open(f"/ws/sync/{job.pk}/", proxied)
+        assert 'id="sync-status"' in first
+        await communicator.disconnect()
+        refused = _socket(f"/ws/sync/{job.pk}/", plain)
+        assert not (await refused.connect())[0]
+
+    _run(scenario)
+
+
+def test_it_caps_the_sockets_of_one_user(bob: User, team: Team, settings: Any) -> None:
+    settings.SYNC_SOCKETS_PER_USER = 2
+    job = make_job(team)
+    bob_browser = _login(bob)
+
+    async def scenario() -> None:
+        first, _ = await _open(f"/ws/sync/{job.pk}/", bob_browser)
+        refused = _socket("/ws/sync/staff/", bob_browser)
+        await refused.connect()
+        assert await _close_code(refused) == 4403  # refused sockets do not count
+        third, _ = await _open(f"/ws/sync/{job.pk}/", bob_browser)
+        over = _socket(f"/ws/sync/{job.pk}/", bob_browser)
+        connected, _ = await over.connect()
+        assert connected  # accepted, then closed with a code the page explains
+        assert await _close_code(over) == sockets.TOO_MANY_SOCKETS
+        await first.disconnect()
+        again, snapshot = await _open(f"/ws/sync/{job.pk}/", bob_browser)
+        assert 'id="sync-status"' in snapshot
+        await again.disconnect()
+        await third.disconnect()
+
+    _run(scenario)
+
+
+def test_it_closes_every_socket_of_a_user_whose_access_was_revoked(
+    alice: User, bob: User, sam: User, team: Team
+) -> None:
+    job = make_job(team)
+    User.objects.filter(pk=bob.pk).update(is_staff=True)
+    bob_browser, alice_browser = _login(bob), _login(alice)
+
+    async def scenario() -> None:
+        bob_job, _ = await _open(f"/ws/sync/{job.pk}/", bob_browser)
+        bob_staff, _ = await _open("/ws/sync/staff/", bob_browser)
+        alice_job, _ = await _open(f"/ws/sync/{job.pk}/", alice_browser)
+
+        await asyncio.to_thread(_revoke, bob)
+
+        assert await _close_code(bob_job) == sockets.SIGNED_OUT
+        assert await _close_code(bob_staff) == sockets.SIGNED_OUT
+        assert await alice_job.receive_nothing(timeout=0.5)  # others keep theirs
+        await alice_job.disconnect()
+
+    _run(scenario)
+
+
+def _revoke(user: User) -> None:
+    with transaction.atomic():
+        sockets.close_user_sockets(user.pk, reason="test")

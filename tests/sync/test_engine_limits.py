@@ -54,6 +54,7 @@ def globex(bob: User, github: RunningSandbox, acme: Team) -> Team:
     members = list_members(Session(mona), org="globex")
     login = next(m.login for m in members if m.login != "mona" and not m.is_bot)
     team = Team.objects.create(name="Globex", github_org_id=1002, github_org_login="globex")
+    team.memberships.create(user=bob, role="admin")  # imports run on a member's token
     token = connect(team, bob, github, login=login)
     track_all(team, token)
     return team
