@@ -244,8 +244,7 @@ def engine(sandbox: Any, *, processes: int, threads: int, label: str = "engine")
     from django.utils import timezone
 
     from sync import services
-    from sync.github.client import Session
-    from sync.github.org import list_repositories
+    from sync.github.orgs import list_org_repos
     from sync.models import SyncJob, TrackedRepository
 
     _fresh_database()
@@ -254,10 +253,8 @@ def engine(sandbox: Any, *, processes: int, threads: int, label: str = "engine")
     from django.conf import settings
 
     settings.GITHUB_API_URL = sandbox.api_url
-    for repo in list_repositories(Session(token), org=ORG):
-        TrackedRepository.objects.create(
-            team=team, github_id=repo.github_id, full_name=repo.full_name
-        )
+    for repo in list_org_repos(token, ORG):
+        TrackedRepository.objects.create(team=team, github_id=repo.id, full_name=repo.full_name)
     worker = _start_worker(processes, threads)
     try:
         sandbox.control.reset_counters()

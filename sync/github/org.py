@@ -1,12 +1,15 @@
-"""An organization's members and repositories over REST, parsed into typed rows."""
+"""An organization's members over REST, parsed into typed rows.
+
+Its repositories come from :func:`sync.github.orgs.list_org_repos`, the one listing (and the one
+``Repository`` type) that onboarding and the sync share.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sync.github.client import Session, parse_time
+from sync.github.client import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,15 +19,6 @@ class MemberData:
     avatar_url: str
     is_bot: bool
     role: str  # admin or member
-
-
-@dataclass(frozen=True, slots=True)
-class RepositoryData:
-    github_id: int
-    full_name: str
-    private: bool
-    archived: bool
-    pushed_at: datetime | None
 
 
 def list_members(session: Session, *, org: str) -> list[MemberData]:
@@ -40,21 +34,6 @@ def list_members(session: Session, *, org: str) -> list[MemberData]:
             role="admin" if user["id"] in admins else "member",
         )
         for user in _all(session, f"/orgs/{org}/members", role="all")
-    ]
-
-
-def list_repositories(session: Session, *, org: str) -> list[RepositoryData]:
-    """Return every repository of ``org`` the token can see."""
-    # GitHub: https://docs.github.com/rest/repos/repos#list-organization-repositories
-    return [
-        RepositoryData(
-            github_id=int(repo["id"]),
-            full_name=str(repo["full_name"]),
-            private=bool(repo.get("private")),
-            archived=bool(repo.get("archived")),
-            pushed_at=parse_time(repo.get("pushed_at")),
-        )
-        for repo in _all(session, f"/orgs/{org}/repos", type="all", sort="full_name")
     ]
 
 
