@@ -121,6 +121,11 @@ class TeamMember(models.Model):
         indexes = [models.Index(fields=["team", "login"])]
 
 
+# GitHub names every deleted account "ghost" (GraphQL sends null for it).
+GHOST_LOGIN = "ghost"
+DELETED_USER = "deleted user"
+
+
 class TrackedRepository(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="repositories")
     github_id = models.BigIntegerField()
@@ -132,6 +137,8 @@ class TrackedRepository(models.Model):
     synced_until = models.DateTimeField(null=True, blank=True)
     high_water_mark = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When GitHub stopped knowing the repository (deleted, or no longer visible to the token).
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -165,9 +172,17 @@ class PullRequest(models.Model):
     additions = models.IntegerField(default=0)
     deletions = models.IntegerField(default=0)
     changed_files = models.IntegerField(default=0)
+    # When an import last read it from GitHub, and when a complete import no longer found it.
+    seen_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["repository", "updated_at"])]
+
+    @property
+    def author_display(self) -> str:
+        """Name the author as people read it: GitHub's "ghost" is a deleted account."""
+        return DELETED_USER if self.author_login == GHOST_LOGIN else self.author_login
 
 
 class Review(models.Model):

@@ -22,7 +22,12 @@ from sync import progress
 from sync.engine import eta, state
 from sync.engine.steps import SendPage, Step
 from sync.engine.tokens import MissingToken, token_for
-from sync.engine.writes import MemberIndex, save_pulls
+from sync.engine.writes import (
+    MemberIndex,
+    mark_deleted_pulls,
+    mark_repository_deleted,
+    save_pulls,
+)
 from sync.github import pulls as github_pulls
 from sync.github.client import Session
 from sync.github.errors import (
@@ -30,6 +35,7 @@ from sync.github.errors import (
     Busy,
     GitHubError,
     RateLimited,
+    RepositoryGone,
     RepositoryUnavailable,
     Transient,
 )
@@ -95,6 +101,8 @@ def sync_page(repo_sync_id: int, *, page: int) -> list[Step]:
     except Transient as error:
         return state.repo_retrying(repo_sync_id, page=page, error=error)
     except RepositoryUnavailable as error:
+        if isinstance(error, RepositoryGone):
+            mark_repository_deleted(repo_sync.repository_id)
         return state.repo_failed(repo_sync_id, code=error.code, message=str(error))
     except GitHubError as error:
         return state.repo_failed(repo_sync_id, code="github_error", message=str(error))
@@ -271,6 +279,7 @@ def _checkpoint(
     )
     if fetched.done:
         _advance_watermarks(locked, fetched)
+        _mark_deleted(locked, fetched)
     job = locked.job
     paused_until = _paused_until(locked, now)
     job_status = SyncJob.Status.WAITING if paused_until else SyncJob.Status.RUNNING
@@ -316,6 +325,15 @@ def _advance_watermarks(repo_sync: RepoSync, fetched: Fetched) -> None:
         changes["synced_until"] = _oldest(repository.synced_until, repo_sync.since)
     if changes:
         TrackedRepository.objects.filter(pk=repository.pk).update(**changes)
+
+
+def _mark_deleted(repo_sync: RepoSync, fetched: Fetched) -> None:
+    """After a complete walk from the newest PR, mark the stored PRs GitHub no longer has."""
+    if repo_sync.until is not None or repo_sync.items_skipped or fetched.skipped:
+        return  # an "extend history" range, or an item we could not read: proves nothing
+    mark_deleted_pulls(
+        repository=repo_sync.repository, since=repo_sync.since, seen_from=repo_sync.job.created_at
+    )
 
 
 def _skipped_detail(locked: RepoSync, skipped: list[Skipped]) -> list[dict[str, str]]:

@@ -99,7 +99,7 @@ def truth_from_db(team: Team, *, exclude: TrackedRepository | None = None) -> di
     """Rebuild the sandbox's ground truth (counts and checksum) from the database, leaving out
     ``exclude`` (a repository GitHub no longer has, which the sandbox's truth leaves out)."""
     pulls = (
-        PullRequest.objects.filter(repository__team=team)
+        PullRequest.objects.filter(repository__team=team, deleted_at__isnull=True)
         .exclude(repository=exclude)
         .select_related("repository")
         .prefetch_related("reviews", "commits")
