@@ -314,6 +314,10 @@ class RepoSync(models.Model):
     # The window of PR update times this sync imports: [since, until] (None: open-ended).
     since = models.DateTimeField(null=True, blank=True)
     until = models.DateTimeField(null=True, blank=True)
+    # A cap on the page size while GitHub times out on this repository (0: none), and the
+    # pages answered at that cap since it was last changed (sync.engine.adaptive).
+    page_cap = models.PositiveSmallIntegerField(default=0)
+    pages_at_cap = models.PositiveSmallIntegerField(default=0)
     # The newest and oldest PR update times seen so far (high-water mark, ETA, extend phase).
     newest_seen = models.DateTimeField(null=True, blank=True)
     oldest_seen = models.DateTimeField(null=True, blank=True)

@@ -19,7 +19,7 @@ from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from sync import progress
-from sync.engine import eta, state
+from sync.engine import adaptive, eta, state
 from sync.engine.steps import SendPage, Step
 from sync.engine.tokens import MissingToken, token_for
 from sync.engine.writes import (
@@ -37,6 +37,7 @@ from sync.github.errors import (
     RateLimited,
     RepositoryGone,
     RepositoryUnavailable,
+    Timeout,
     Transient,
 )
 from sync.github.pulls import PullRequestData, Skipped
@@ -98,6 +99,9 @@ def sync_page(repo_sync_id: int, *, page: int) -> list[Step]:
         return state.repo_waiting(repo_sync_id, page=page, reset_at=error.reset_at)
     except Busy as error:
         return [SendPage(repo_sync_id, page, delay_ms=int((error.retry_after or 1) * 1000))]
+    except Timeout as error:
+        first = adaptive.capped(repo_sync, _page_size_for(repo_sync, page))
+        return adaptive.timed_out(repo_sync_id, page=page, first=first, error=error)
     except Transient as error:
         return state.repo_retrying(repo_sync_id, page=page, error=error)
     except RepositoryUnavailable as error:
@@ -129,9 +133,16 @@ def _fetch(session: Session, repo_sync: RepoSync, page: int) -> Fetched:
     owner, name = repo_sync.repository.full_name.split("/", 1)
     if _walking_past_newer(repo_sync):
         return _fetch_times(session, repo_sync, owner, name)
-    first = _page_size_for(repo_sync, page)
+    first = adaptive.capped(repo_sync, _page_size_for(repo_sync, page))
+    reviews, commits = adaptive.nested_sizes(repo_sync, page_size())
     result = github_pulls.fetch_pull_requests(
-        session, owner=owner, name=name, first=first, after=repo_sync.cursor or None
+        session,
+        owner=owner,
+        name=name,
+        first=first,
+        after=repo_sync.cursor or None,
+        reviews=reviews,
+        commits=commits,
     )
     times = [pull.updated_at for pull in result.pulls]
     since, until = repo_sync.since, repo_sync.until
@@ -270,8 +281,7 @@ def _checkpoint(
         skipped_detail=_skipped_detail(locked, fetched.skipped),
         attempts=0,
         retry_at=None,
-        error_code="",
-        error_message="",
+        **({"error_code": "", "error_message": ""} | _adapted(locked, fetched)),
         started_at=locked.started_at or now,
         finished_at=now if fetched.done else None,
         newest_seen=_newest(locked.newest_seen, fetched.newest),
@@ -300,6 +310,10 @@ def _checkpoint(
     if fetched.done:
         return state.finish_if_done(job.pk)
     return [SendPage(locked.pk, page + 1)]
+
+
+def _adapted(repo_sync: RepoSync, fetched: Fetched) -> dict[str, object]:
+    return {} if fetched.done else adaptive.after_success(repo_sync, page_size())
 
 
 def _paused_until(repo_sync: RepoSync, now: datetime) -> datetime | None:

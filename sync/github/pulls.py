@@ -92,10 +92,28 @@ class TimesPage:
 
 
 def fetch_pull_requests(
-    session: Session, *, owner: str, name: str, first: int, after: str | None
+    session: Session,
+    *,
+    owner: str,
+    name: str,
+    first: int,
+    after: str | None,
+    reviews: int = queries.NESTED_REVIEWS,
+    commits: int = queries.NESTED_COMMITS,
 ) -> PullRequestPage:
-    """Fetch one page of a repository's pull requests, newest update first, fully nested."""
-    variables = {"owner": owner, "name": name, "first": first, "after": after}
+    """Fetch one page of a repository's pull requests, newest update first, fully nested.
+
+    ``reviews`` and ``commits`` are the nested page sizes; what they cut short is fetched by
+    :func:`complete_pull_request`.
+    """
+    variables = {
+        "owner": owner,
+        "name": name,
+        "first": first,
+        "after": after,
+        "reviews": reviews,
+        "commits": commits,
+    }
     data = session.graphql(queries.PULL_REQUESTS_QUERY, variables, cost=queries.page_cost(first))
     connection = _pull_requests(data)
     pulls, skipped = [], []

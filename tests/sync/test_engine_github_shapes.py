@@ -171,3 +171,29 @@ def test_it_marks_a_repository_deleted_on_github(acme: Team, github: RunningSand
         deleted_at__isnull=False
     )
     assert Integration.objects.get(team=acme).status == Integration.Status.ACTIVE
+
+
+# -- adaptive pages -------------------------------------------------------------------------------
+
+
+def test_it_fetches_smaller_pages_from_a_repository_github_is_slow_on(
+    acme: Team, github: RunningSandbox
+) -> None:
+    github.control.set_heavy("acme", "api")  # its pages of 100 take GitHub past 10 s
+
+    with GroupListener(progress.team_group(acme.pk)) as events:
+        job = wait_finished(_start(acme), timeout=90)
+
+    shown = [
+        repo["error_message"]
+        for state in events.states()
+        for repo in state["repos"]
+        if repo["repository"] == "acme/api"
+    ]
+    assert any(m.startswith("GitHub is slow; fetching smaller pages") for m in shown), shown
+    counters = github.control.counters()
+    assert counters["graphql_timeouts"] >= 1
+    assert job.github_points >= counters["graphql_points_total"]  # timeouts' cost counted
+    api = RepoSync.objects.get(job=job, repository__full_name="acme/api")
+    assert api.status == RepoSync.Status.SUCCEEDED and api.error_message == ""
+    _exact(acme, github, job)
