@@ -345,6 +345,8 @@ def _mark_deleted(repo_sync: RepoSync, fetched: Fetched) -> None:
     """After a complete walk from the newest PR, mark the stored PRs GitHub no longer has."""
     if repo_sync.until is not None or repo_sync.items_skipped or fetched.skipped:
         return  # an "extend history" range, or an item we could not read: proves nothing
+    if repo_sync.job.kind == SyncJob.Kind.RETRY:
+        return  # resumed from an earlier job's cursor: the PRs before it were not re-read
     mark_deleted_pulls(
         repository=repo_sync.repository, since=repo_sync.since, seen_from=repo_sync.job.created_at
     )

@@ -96,6 +96,7 @@ def get_viewer(token: str) -> Viewer:
     except RequestException as error:
         raise Transient("GitHub could not be reached; try again shortly.") from error
     scopes = tuple(s.strip() for s in headers.get("x-oauth-scopes", "").split(",") if s.strip())
+    remember_owner(token_key(token), int(data["id"]))
     return Viewer(
         data["id"], data["login"], data.get("name") or "", data.get("avatar_url") or "", scopes
     )

@@ -78,8 +78,12 @@ def test_it_retries_a_transient_failure_showing_the_attempt(
         events.wait_for_state(lambda s: s["status"] == SyncJob.Status.SUCCEEDED)
 
     assert job.status == SyncJob.Status.SUCCEEDED
+    # (under load a client timeout may come first: it asks for smaller pages, not an attempt)
     retrying = next(
-        repo for state in events.states() for repo in _repo(state, RepoSync.Status.RETRYING)
+        repo
+        for state in events.states()
+        for repo in _repo(state, RepoSync.Status.RETRYING)
+        if not repo["error_message"].startswith("GitHub is slow")
     )
     assert ATTEMPT.search(retrying["error_message"]), retrying["error_message"]
     assert retrying["retry_at"] is not None

@@ -76,8 +76,11 @@ def test_it_completes_exactly_through_graphql_timeouts(
 ) -> None:
     github.control.add_fault(GRAPHQL, kind="timeout", shape=shape, count=2)
 
-    job = wait_finished(_start(acme), timeout=90)
+    with GroupListener(progress.team_group(acme.pk)) as events:
+        job = wait_finished(_start(acme), timeout=90)
 
+    shown = {repo["error_message"] for state in events.states() for repo in state["repos"]}
+    assert any(m.startswith("GitHub is slow; fetching smaller pages (") for m in shown), shown
     _exact(acme, github, job)
     assert github.control.counters()["faults_fired"] == 2
     if shape != "hang":  # a hung answer never reaches the client, so nothing is reported
