@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sync', '0003_sync_notice'),
+        ('sync', '0004_progress_truth'),
     ]
 
     operations = [
