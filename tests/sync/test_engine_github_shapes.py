@@ -110,7 +110,8 @@ def test_it_waits_for_the_reset_on_either_rate_limit_error_type(
 def test_it_honours_the_retry_after_of_a_429_secondary_limit(
     acme: Team, github: RunningSandbox
 ) -> None:
-    github.control.add_fault(GRAPHQL, kind="secondary_limit", status=429, retry_after=3, count=1)
+    # The first GraphQL request sizes the import (a count GitHub may refuse); the second is a page.
+    github.control.add_fault(GRAPHQL, kind="secondary_limit", status=429, retry_after=3, count=2)
 
     with GroupListener(progress.team_group(acme.pk)) as events:
         job = wait_finished(_start(acme), timeout=60)
