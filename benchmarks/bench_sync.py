@@ -289,7 +289,8 @@ def engine(
     note = "" if job.status == SyncJob.Status.SUCCEEDED else f"job {job.status}"
     if timeouts:
         note = f"{counters['graphql_timeouts']} timeouts ({counters['graphql_timeout_points']} pts)"
-    note += "; exact" if _exact(team, job, sandbox) else "; NOT EXACT"
+    exact = "exact" if _exact(team, job, sandbox) else "NOT EXACT"
+    note = f"{note}; {exact}" if note else exact
     return Result(
         label, job.prs_synced, counters["requests"], _points(counters), seconds, rss, note
     )
