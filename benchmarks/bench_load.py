@@ -283,6 +283,7 @@ def main() -> None:
         worker = None
         try:
             daphne.start()
+            sandbox.control.set_callback_url(f"{daphne.url}/onboarding/github/callback/")
             worker = start_sync_worker(
                 logs / "worker.log", processes=args.processes, threads=args.threads, **env
             )

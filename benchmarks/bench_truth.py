@@ -64,18 +64,15 @@ def run(args: argparse.Namespace) -> None:
     from django.utils import timezone
 
     from sync import services
-    from sync.github.client import Session
-    from sync.github.org import list_repositories
+    from sync.github.orgs import list_org_repos
     from sync.models import RepoSync, SyncJob, TrackedRepository
 
     with bench_sync._sandbox(25, args.prs) as sandbox:
         bench_sync._fresh_database()
         team, token = bench_sync._team(sandbox)
         os.environ["GITHUB_API_URL"] = settings.GITHUB_API_URL = sandbox.api_url
-        for repo in list_repositories(Session(token), org=bench_sync.ORG):
-            TrackedRepository.objects.create(
-                team=team, github_id=repo.github_id, full_name=repo.full_name
-            )
+        for repo in list_org_repos(token, bench_sync.ORG):
+            TrackedRepository.objects.create(team=team, github_id=repo.id, full_name=repo.full_name)
         session = _viewer(team)
         port = _free_port()
         daphne = _start_daphne({}, port, bench_sync.ROOT / "var" / "bench-truth-daphne.log")

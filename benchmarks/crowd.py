@@ -36,7 +36,8 @@ def sandbox_args(*, teams: int, acme_repos: int, acme_prs: int, latency_ms: floa
     Every user of the sandbox belongs to every organization once the main one is given 75
     members (the others get a third of that, capped at the 24 people of the world), so user
     number i can create team number i. The other organizations hold 3 repositories and 60 pull
-    requests each; a history of 150 days keeps every pull request inside the 180-day import.
+    requests each, plus one repository never pushed to; a history of 150 days keeps every pull
+    request inside the 180-day import.
     """
     return [
         "--seed", "7", "--orgs", str(teams), "--members", "75",

@@ -30,7 +30,8 @@ def _start_sandbox(env: dict[str, str]) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "sandbox", "--port", str(SANDBOX_PORT), "--seed", "7",
          "--orgs", "3", "--repos", "25", "--prs", "3000", "--latency-ms", "40",
          "--client-id", env.get("GITHUB_CLIENT_ID", "sandbox-client"),
-         "--client-secret", env.get("GITHUB_CLIENT_SECRET", "sandbox-secret")],
+         "--client-secret", env.get("GITHUB_CLIENT_SECRET", "sandbox-secret"),
+         "--callback-url", f"http://127.0.0.1:{WEB_PORT}/onboarding/github/callback/"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE,
     )  # fmt: skip
     assert process.stdout is not None

@@ -103,8 +103,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     add(
         "--callback-url",
-        default=None,
-        help="registered OAuth callback URL; redirect_uri must match it (default: accept any)",
+        default=config.callback_url,
+        help="registered OAuth callback URL; redirect_uri must match its host and port, and "
+        "start with its path, as on GitHub (default: %(default)s, the product under make run)",
     )
     add("--log-level", default="WARNING", help="logging level (default: %(default)s)")
     return parser.parse_args(argv)

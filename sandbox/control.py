@@ -6,11 +6,18 @@ JSON in and out, no authentication. ``CONTROL_API`` is the reference printed by
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from datetime import datetime
 
-from sandbox.github.world import REVIEW_STATES, PullRequest, Review
+from sandbox.github.limits import (
+    RATE_LIMIT_TYPES,
+    SECONDARY_STATUSES,
+    TIMEOUT_SHAPES,
+    SecondaryPolicy,
+)
+from sandbox.github.world import REVIEW_STATES, PullRequest, Repo, Review
 from sandbox.server import Request, Response, Sandbox
 
 CONTROL_API = """\
@@ -25,15 +32,28 @@ control API (JSON in/out, no auth; all under /_sandbox):
   GET    /_sandbox/faults                     the registered faults with match/fire counts
   POST   /_sandbox/faults                     {path: regex on the request path, method?,
                                               kind: status|delay|malformed_json|malformed_item|
-                                              secondary_limit|sso, status?, body?, delay_s?,
-                                              retry_after?, count? (first N matches),
-                                              fraction? (share of matches, seeded)} -> {id}
+                                              secondary_limit|sso|timeout, status?, body?,
+                                              delay_s?, retry_after?, shape? (timeout:
+                                              502|504|data_null|hang), count? (first N
+                                              matches), fraction? (share of matches, seeded)}
+                                              -> {id}; a GraphQL timeout is charged
   DELETE /_sandbox/faults                     remove every fault
   POST   /_sandbox/budget                     {token? | login?, resource: core|graphql,
                                               remaining, reset_in (seconds)} -> the budget
   POST   /_sandbox/latency                    {fixed_ms?, per_node_ms?}
   POST   /_sandbox/secondary                  {max_concurrent?, rest_per_minute?,
-                                              graphql_per_minute?} (GitHub: 100, 900, 2000)
+                                              graphql_per_minute?} (GitHub: 100, 900, 2000),
+                                              status? (403|429), headers? (retry_after|reset),
+                                              retry_after?, per_endpoint? {"GET /orgs/{org}/
+                                              repos": n per minute}
+  POST   /_sandbox/graphql                    {rate_limit_type? (RATE_LIMITED|RATE_LIMIT),
+                                              per_node_ms?, heavy_factor?, limit_s? (10),
+                                              wait_s? (10), hang_s? (60), shape? (502|504|
+                                              data_null|hang)}: the timeout model; a query
+                                              estimated past limit_s times out, charged
+  POST   /_sandbox/repos/{owner}/{repo}/heavy {heavy: bool}: queries reading it take longer
+  POST   /_sandbox/oauth                      {callback_url}: the OAuth app's registered
+                                              callback (redirect_uri must match it)
   POST   /_sandbox/clock                      {advance_s} moves the sandbox clock (OAuth code
                                               expiry, budget windows)
   POST   /_sandbox/repos/{owner}/{repo}/delete
@@ -42,6 +62,8 @@ control API (JSON in/out, no auth; all under /_sandbox):
   POST   /_sandbox/pulls/{owner}/{repo}/{n}/merge    {by?}
   POST   /_sandbox/pulls/{owner}/{repo}/{n}/review   {by, state?: APPROVED|CHANGES_REQUESTED|
                                                      COMMENTED|DISMISSED}
+  POST   /_sandbox/pulls/{owner}/{repo}/{n}/force-push  {keep (commits kept), add? (new)}
+  POST   /_sandbox/pulls/{owner}/{repo}/{n}/delete      the PR disappears (GitHub Support)
   GET    /_sandbox/truth?org=acme&since=ISO   counts and checksum of the org's PR history
   POST   /_sandbox/reset                      fresh world from the same arguments; counters,
                                               faults, budgets, tokens and codes cleared
@@ -194,7 +216,47 @@ class ControlService:
             for name in limits.secondary:
                 if name in fields:
                     limits.secondary[name] = int(_number(fields, name))
-            return Response.json(200, dict(limits.secondary))
+            _set_policy(limits.secondary_policy, fields)
+            return Response.json(200, dict(limits.secondary) | limits.secondary_policy.as_json())
+
+    def set_graphql(self, request: Request, params: dict[str, str]) -> Response:
+        fields = _fields(request)
+        limits = self.sandbox.limits
+        kind = fields.get("rate_limit_type", limits.rate_limit_type)
+        if kind not in RATE_LIMIT_TYPES:
+            raise BadInput(f"rate_limit_type must be one of {', '.join(RATE_LIMIT_TYPES)}")
+        shape = fields.get("shape", limits.timeouts.shape)
+        if shape not in TIMEOUT_SHAPES:
+            raise BadInput(f"shape must be one of {', '.join(TIMEOUT_SHAPES)}")
+        with limits.lock:
+            limits.rate_limit_type = str(kind)
+            model = limits.timeouts
+            model.shape = str(shape)
+            for name in ("per_node_ms", "heavy_factor", "limit_s", "wait_s", "hang_s"):
+                setattr(model, name, _number(fields, name, getattr(model, name)))
+            return Response.json(200, {"rate_limit_type": kind} | model.as_json())
+
+    def set_heavy(self, request: Request, params: dict[str, str]) -> Response:
+        repo = self.sandbox.world.repo(params["owner"], params["repo"])
+        if repo is None:
+            raise BadInput(f"no repository {params['owner']}/{params['repo']}", 404)
+        heavy = bool(_fields(request).get("heavy", True))
+        limits = self.sandbox.limits
+        with limits.lock:
+            (limits.timeouts.heavy.add if heavy else limits.timeouts.heavy.discard)(
+                repo.full_name.lower()
+            )
+        return Response.json(200, {"repository": repo.full_name, "heavy": heavy})
+
+    def set_oauth(self, request: Request, params: dict[str, str]) -> Response:
+        url = _fields(request).get("callback_url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise BadInput("callback_url (an http(s) URL) is required")
+        # App configuration, like the client id: it outlives a reset of the world.
+        self.sandbox.config = dataclasses.replace(self.sandbox.config, callback_url=url)
+        oauth = self.sandbox.oauth
+        oauth.app = dataclasses.replace(oauth.app, callback_url=url)
+        return Response.json(200, {"callback_url": url})
 
     def advance_clock(self, request: Request, params: dict[str, str]) -> Response:
         self.sandbox.clock.advance(_number(_fields(request), "advance_s"))
@@ -205,6 +267,24 @@ class ControlService:
         return Response.json(200, {"ok": True})
 
     # -- world mutations --------------------------------------------------------------------
+
+    def force_push(self, request: Request, params: dict[str, str]) -> Response:
+        repo = self._repo(params)
+        fields = _fields(request)
+        keep, add = int(_number(fields, "keep")), int(_number(fields, "add", 0))
+        pull = self.sandbox.world.force_push(repo, int(params["number"]), keep=keep, add=add)
+        return Response.json(200, _pull_json(pull) | {"commits": [c.sha for c in pull.commits]})
+
+    def delete_pull(self, request: Request, params: dict[str, str]) -> Response:
+        repo = self._repo(params)
+        pull = self.sandbox.world.delete_pull(repo, int(params["number"]))
+        return Response.json(200, {"deleted": pull.number})
+
+    def _repo(self, params: dict[str, str]) -> Repo:
+        repo = self.sandbox.world.repo(params["owner"], params["repo"])
+        if repo is None:
+            raise BadInput(f"no repository {params['owner']}/{params['repo']}", 404)
+        return repo
 
     def delete_repo(self, request: Request, params: dict[str, str]) -> Response:
         repo = self.sandbox.world.delete_repo(params["owner"], params["repo"])
@@ -260,6 +340,25 @@ def _review_json(review: Review) -> dict[str, object]:
     }
 
 
+def _set_policy(policy: SecondaryPolicy, fields: dict[str, object]) -> None:
+    if "status" in fields:
+        status = int(_number(fields, "status"))
+        if status not in SECONDARY_STATUSES:
+            raise BadInput("status must be 403 or 429")
+        policy.status = status
+    if "headers" in fields:
+        if fields["headers"] not in ("retry_after", "reset"):
+            raise BadInput("headers must be retry_after or reset")
+        policy.headers = str(fields["headers"])
+    if "retry_after" in fields:
+        policy.retry_after = int(_number(fields, "retry_after"))
+    per_endpoint = fields.get("per_endpoint")
+    if per_endpoint is not None:
+        if not isinstance(per_endpoint, dict):
+            raise BadInput('per_endpoint must map "METHOD /path" to requests per minute')
+        policy.per_endpoint = {str(k): int(_number(per_endpoint, k)) for k in per_endpoint}
+
+
 def _r(method: str, path: str, handler: Handler) -> tuple[str, re.Pattern[str], Handler]:
     return method, re.compile(f"^/_sandbox{path}/?$"), handler
 
@@ -277,6 +376,9 @@ ROUTES = (
     _r("POST", "/budget", ControlService.set_budget),
     _r("POST", "/latency", ControlService.set_latency),
     _r("POST", "/secondary", ControlService.set_secondary),
+    _r("POST", "/graphql", ControlService.set_graphql),
+    _r("POST", "/oauth", ControlService.set_oauth),
+    _r("POST", f"/repos/(?P<owner>{_NAME})/(?P<repo>{_NAME})/heavy", ControlService.set_heavy),
     _r("POST", "/clock", ControlService.advance_clock),
     _r("POST", "/reset", ControlService.reset),
     _r("GET", "/truth", ControlService.truth),
@@ -290,5 +392,15 @@ ROUTES = (
         "POST",
         f"/pulls/(?P<owner>{_NAME})/(?P<repo>{_NAME})/(?P<number>\\d+)/(?P<action>update|merge|review)",
         ControlService.change_pull,
+    ),
+    _r(
+        "POST",
+        f"/pulls/(?P<owner>{_NAME})/(?P<repo>{_NAME})/(?P<number>\\d+)/force-push",
+        ControlService.force_push,
+    ),
+    _r(
+        "POST",
+        f"/pulls/(?P<owner>{_NAME})/(?P<repo>{_NAME})/(?P<number>\\d+)/delete",
+        ControlService.delete_pull,
     ),
 )

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -100,6 +101,8 @@ class Service:
 
 # -- configuration and state ------------------------------------------------------------------
 
+DEFAULT_CALLBACK_URL = "http://127.0.0.1:8000/onboarding/github/callback/"  # `make run`
+
 
 @dataclass(frozen=True, slots=True)
 class Config:
@@ -112,7 +115,8 @@ class Config:
     client_id: str = "sandbox-client-id"
     client_secret: str = "sandbox-client-secret"  # noqa: S105 - the sandbox's published default
     app_name: str = "Sandbox OAuth App"
-    callback_url: str | None = None
+    # GitHub checks every redirect_uri against the OAuth app's callback URL: so does the sandbox.
+    callback_url: str | None = DEFAULT_CALLBACK_URL
     # The Jira and Slack stand-ins' OAuth apps (project.settings uses the same defaults).
     jira_client_id: str = "sandbox-jira-client-id"
     jira_client_secret: str = "sandbox-jira-client-secret"  # noqa: S105
@@ -197,6 +201,15 @@ _SECONDARY_DOCS = (
 )
 _SSO_DOCS = "https://docs.github.com/articles/authenticating-to-a-github-organization-with-saml-single-sign-on/"
 _GRAPHQL_DOCS = "https://docs.github.com/graphql"
+# GitHub's words for a GraphQL query stopped after 10 s.
+_QUERY_TIMEOUT = (
+    "Something went wrong while executing your query. This may be the result of a timeout, or "
+    "it could be a GitHub bug. Please include `{}` when reporting this issue."
+)
+_GATEWAY_TIMEOUT = (
+    "We couldn't respond to your request in time. Sorry about that. Please try resubmitting "
+    "your request and contact us if the problem persists."
+)
 _IDENTITY_KEYS = ("id", "node_id", "number", "sha", "databaseId")
 
 
@@ -280,15 +293,17 @@ class GitHubService:
             who = f"user ID {subject.removeprefix('user:')}."
         if resource == "graphql":
             # GitHub answers a spent GraphQL budget with 200 and an error list whose type is
-            # RATE_LIMITED as documented (also seen as RATE_LIMIT since 2026: githubkit #271,
-            # octokit/plugin-throttling.js #824); sandbox.github.graphql uses the same body.
+            # RATE_LIMITED as documented, or RATE_LIMIT (seen since 2026); the control API
+            # chooses which, and sandbox.github.graphql uses the same body.
             message = f"API rate limit already exceeded for {who}"
-            error = {"type": "RATE_LIMITED", "code": "graphql_rate_limit", "message": message}
+            kind = self.sandbox.limits.rate_limit_type
+            error = {"type": kind, "code": "graphql_rate_limit", "message": message}
             body: dict[str, object] = {"errors": [error]}
             return Response.json(200, body, _rate_headers(budget, resource))
         message = (
             f"API rate limit exceeded for {who} If you reach out to GitHub Support for help, "
-            f"please include the request ID {request_id}."
+            f"please include the request ID {request_id} and timestamp "
+            f"{_timestamp(self.sandbox.clock)}."
         )
         headers = _rate_headers(budget, resource) | {"X-GitHub-Request-Id": request_id}
         return Response.json(403, _error_body(403, message, _RATE_DOCS), headers)
@@ -303,14 +318,17 @@ class GitHubService:
         fault = self.sandbox.limits.fault_for(request.method, request.path)
         if fault and fault.kind == "delay":
             time.sleep(fault.delay_s)
-        if fault and fault.kind in ("status", "secondary_limit", "sso"):
+        if fault and fault.kind == "timeout" and resource != "graphql":
+            reply = _Reply(self._timed_out(fault.shape, request), endpoint)
+        elif fault and fault.kind in ("status", "secondary_limit", "sso"):
             if fault.kind == "secondary_limit":
                 self.sandbox.limits.note_secondary()
-            reply = _Reply(_fault_response(fault, request), endpoint)
+            reply = _Reply(self._fault_response(fault, request, subject, resource), endpoint)
         elif problem is not None:
             reply = _Reply(problem, endpoint)
         elif resource == "graphql":
-            reply = self._graphql(request, token, subject)
+            forced = fault.shape if fault and fault.kind == "timeout" else None
+            reply = self._graphql(request, token, subject, forced)
         elif request.path.startswith("/api/v3/"):
             reply = self._rest(request, token, subject)
         else:
@@ -342,8 +360,8 @@ class GitHubService:
             return _Reply(Response.json(401, body, headers), endpoint)
         if found and found[0].name == "GET /rate_limit":
             return _Reply(self._rate_limit(subject, token), endpoint)  # free, as on GitHub
-        if limits.secondary_exceeded(subject, "core"):
-            return _Reply(_secondary_response(request, 403, 60), endpoint)
+        if limits.secondary_exceeded(subject, "core", endpoint):
+            return _Reply(self._secondary(request, subject, "core"), endpoint)
         allowed, budget = limits.charge(subject, "core", 1)
         if not allowed:
             return _Reply(self._limited(request, subject, "core"), endpoint)
@@ -368,7 +386,9 @@ class GitHubService:
         headers = _rate_headers(budgets["core"], "core") | _github_headers(token, "")
         return Response.json(200, body, headers)
 
-    def _graphql(self, request: Request, token: Token | None, subject: str) -> _Reply:
+    def _graphql(
+        self, request: Request, token: Token | None, subject: str, forced: str | None = None
+    ) -> _Reply:
         limits = self.sandbox.limits
         endpoint = "POST /graphql"
         headers = _rate_headers(limits.budget(subject, "graphql"), "graphql")
@@ -385,14 +405,14 @@ class GitHubService:
         except ValueError:
             answer = _error_body(400, "Problems parsing JSON", _GRAPHQL_DOCS)
             return _Reply(Response.json(400, answer, headers), endpoint)
-        if limits.secondary_exceeded(subject, "graphql"):
-            return _Reply(_secondary_response(request, 403, 60), endpoint)
+        if limits.secondary_exceeded(subject, "graphql", endpoint):
+            return _Reply(self._secondary(request, subject, "graphql"), endpoint)
         if limits.budget(subject, "graphql").remaining <= 0:
             return _Reply(self._limited(request, subject, "graphql"), endpoint)
-        return self._execute_graphql(request, token, subject, body)
+        return self._execute_graphql(request, token, subject, body, forced)
 
     def _execute_graphql(
-        self, request: Request, token: Token, subject: str, body: object
+        self, request: Request, token: Token, subject: str, body: object, forced: str | None
     ) -> _Reply:
         limits = self.sandbox.limits
         try:
@@ -423,12 +443,66 @@ class GitHubService:
             body if isinstance(body, dict) else {},
             rate_limit=charge,
             web_url=request.base_url,
+            rate_limit_type=limits.rate_limit_type,
         )
-        limits.record_nodes(result.nodes)
         budget = limits.budget(subject, "graphql")
         headers = _rate_headers(budget, "graphql") | _github_headers(token, "")
+        model = limits.timeouts
+        slow = model.estimate_s(result.requested, result.repos) > model.limit_s
+        if result.cost and (forced or slow):
+            # GitHub stops the query after 10 s and charges it all the same (since 2025-07-21).
+            limits.record_timeout(charged["points"])
+            response = self._timed_out(forced or model.shape, request)
+            response.headers.update(headers)
+            return _Reply(response, "POST /graphql", 0, charged["points"])
+        limits.record_nodes(result.nodes)
         response = Response.json(result.status, result.payload, headers)
         return _Reply(response, "POST /graphql", result.nodes, charged["points"])
+
+    def _timed_out(self, shape: str, request: Request) -> Response:
+        """Wait as GitHub does before giving up, then answer in one of its timeout shapes."""
+        model = self.sandbox.limits.timeouts
+        time.sleep(model.hang_s if shape == "hang" else model.wait_s)
+        if shape == "504" or shape == "hang":
+            return Response.json(504, {"message": _GATEWAY_TIMEOUT, "documentation_url": _DOCS})
+        body = {"data": None, "errors": [{"message": _QUERY_TIMEOUT.format(_request_id())}]}
+        return Response.json(502 if shape == "502" else 200, body)
+
+    # -- secondary limits -------------------------------------------------------------------
+
+    def _secondary(self, request: Request, subject: str, resource: str) -> Response:
+        policy = self.sandbox.limits.secondary_policy
+        return self._secondary_answer(subject, resource, policy.status, policy.retry_after)
+
+    def _fault_response(
+        self, fault: Fault, request: Request, subject: str, resource: str
+    ) -> Response:
+        if fault.kind == "secondary_limit":
+            status = fault.status or self.sandbox.limits.secondary_policy.status
+            return self._secondary_answer(subject, resource, status, fault.retry_after)
+        return _fault_response(fault, request)
+
+    def _secondary_answer(
+        self, subject: str, resource: str, status: int, retry_after: int
+    ) -> Response:
+        # GitHub: a secondary limit answers 403 or 429 with retry-after, or with
+        # x-ratelimit-remaining 0 and the reset to wait for.
+        # https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit
+        limits = self.sandbox.limits
+        message = (
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+            "again. If you reach out to GitHub Support for help, please include the request ID "
+            f"{_request_id()} and timestamp {_timestamp(self.sandbox.clock)}."
+        )
+        headers = {"Retry-After": str(retry_after)}
+        if limits.secondary_policy.headers == "reset":
+            budget = limits.budget(subject, resource)
+            reset = int(self.sandbox.clock.now()) + retry_after
+            headers = _rate_headers(budget, resource) | {
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": str(reset),
+            }
+        return Response.json(status, _error_body(status, message, _SECONDARY_DOCS), headers)
 
     # -- OAuth ----------------------------------------------------------------------------
 
@@ -438,7 +512,8 @@ class GitHubService:
         if fault and fault.kind == "delay":
             time.sleep(fault.delay_s)
         if fault and fault.kind in ("status", "secondary_limit", "sso"):
-            return _Reply(_fault_response(fault, request), endpoint)
+            subject = f"ip:{request.client}"
+            return _Reply(self._fault_response(fault, request, subject, "core"), endpoint)
         response = self.sandbox.oauth.handle(request)
         if fault and response.status == 200:
             _corrupt(response, fault.kind)
@@ -491,19 +566,12 @@ def _not_modified(request: Request, response: Response) -> bool:
     return "*" in tags or etag.removeprefix("W/") in tags
 
 
-def _secondary_response(request: Request, status: int, retry_after: int) -> Response:
-    message = (
-        "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
-        f"again. If you reach out to GitHub Support for help, please include the request ID "
-        f"{_request_id()}."
-    )
-    headers = {"Retry-After": str(retry_after)}
-    return Response.json(status, _error_body(status, message, _SECONDARY_DOCS), headers)
+def _timestamp(clock: Clock) -> str:
+    # GitHub's error messages end "... and timestamp 2026-01-05 12:00:00 UTC."
+    return datetime.fromtimestamp(clock.now(), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _fault_response(fault: Fault, request: Request) -> Response:
-    if fault.kind == "secondary_limit":
-        return _secondary_response(request, fault.status or 403, fault.retry_after)
     if fault.kind == "sso":
         return _sso_response(fault, request)
     status = fault.status or 500

@@ -95,9 +95,29 @@ class SandboxControl:
     def set_latency(self, fixed_ms: float = 0.0, per_node_ms: float = 0.0) -> None:
         self._call("POST", "/latency", {"fixed_ms": fixed_ms, "per_node_ms": per_node_ms})
 
-    def set_secondary(self, **limits: int) -> dict[str, int]:
-        """Change the secondary limits: max_concurrent, rest_per_minute, graphql_per_minute."""
+    def set_secondary(self, **limits: Any) -> dict[str, Any]:
+        """Change the secondary limits (max_concurrent, rest_per_minute, graphql_per_minute,
+        per_endpoint) and how they answer (status 403|429, headers retry_after|reset)."""
         return self._call("POST", "/secondary", limits)
+
+    def set_graphql(self, **model: Any) -> dict[str, Any]:
+        """Set the GraphQL rate-limit error type and timeout model (see the control API)."""
+        return self._call("POST", "/graphql", model)
+
+    def set_heavy(self, owner: str, repo: str, heavy: bool = True) -> None:
+        """Flag a repository heavy: queries reading it take longer (and may time out)."""
+        self._call("POST", f"/repos/{owner}/{repo}/heavy", {"heavy": heavy})
+
+    def set_callback_url(self, url: str) -> None:
+        """Register the OAuth app's callback URL (GitHub refuses any other redirect_uri)."""
+        self._call("POST", "/oauth", {"callback_url": url})
+
+    def force_push(self, owner: str, repo: str, number: int, *, keep: int, add: int = 0) -> Any:
+        body = {"keep": keep, "add": add}
+        return self._call("POST", f"/pulls/{owner}/{repo}/{number}/force-push", body)
+
+    def delete_pull(self, owner: str, repo: str, number: int) -> None:
+        self._call("POST", f"/pulls/{owner}/{repo}/{number}/delete")
 
     def advance_clock(self, seconds: float) -> None:
         self._call("POST", "/clock", {"advance_s": seconds})

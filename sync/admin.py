@@ -116,10 +116,14 @@ class TeamMemberAdmin(ReadOnlyAdmin):
 
 @admin.register(models.PullRequest)
 class PullRequestAdmin(ReadOnlyAdmin):
-    list_display = ["repository", "number", "state", "author_login", "updated_at"]
+    list_display = ["repository", "number", "state", "author", "updated_at", "deleted_at"]
     list_filter = ["state"]
     list_select_related = ["repository"]
     search_fields = ["repository__full_name", "title"]
+
+    @admin.display(description="author", ordering="author_login")
+    def author(self, pull: models.PullRequest) -> str:
+        return pull.author_display
 
 
 for model in (models.Review, models.Commit):

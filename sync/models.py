@@ -121,6 +121,11 @@ class TeamMember(models.Model):
         indexes = [models.Index(fields=["team", "login"])]
 
 
+# GitHub names every deleted account "ghost" (GraphQL sends null for it).
+GHOST_LOGIN = "ghost"
+DELETED_USER = "deleted user"
+
+
 class TrackedRepository(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="repositories")
     github_id = models.BigIntegerField()
@@ -132,6 +137,8 @@ class TrackedRepository(models.Model):
     synced_until = models.DateTimeField(null=True, blank=True)
     high_water_mark = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When GitHub stopped knowing the repository (deleted, or no longer visible to the token).
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -165,9 +172,17 @@ class PullRequest(models.Model):
     additions = models.IntegerField(default=0)
     deletions = models.IntegerField(default=0)
     changed_files = models.IntegerField(default=0)
+    # When an import last read it from GitHub, and when a complete import no longer found it.
+    seen_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["repository", "updated_at"])]
+
+    @property
+    def author_display(self) -> str:
+        """Name the author as people read it: GitHub's "ghost" is a deleted account."""
+        return DELETED_USER if self.author_login == GHOST_LOGIN else self.author_login
 
 
 class Review(models.Model):
@@ -299,6 +314,10 @@ class RepoSync(models.Model):
     # The window of PR update times this sync imports: [since, until] (None: open-ended).
     since = models.DateTimeField(null=True, blank=True)
     until = models.DateTimeField(null=True, blank=True)
+    # A cap on the page size while GitHub times out on this repository (0: none), and the
+    # pages answered at that cap since it was last changed (sync.engine.adaptive).
+    page_cap = models.PositiveSmallIntegerField(default=0)
+    pages_at_cap = models.PositiveSmallIntegerField(default=0)
     # The newest and oldest PR update times seen so far (high-water mark, ETA, extend phase).
     newest_seen = models.DateTimeField(null=True, blank=True)
     oldest_seen = models.DateTimeField(null=True, blank=True)

@@ -16,6 +16,8 @@ from tests.processes import Process, start_worker
 if TYPE_CHECKING:
     from sandbox.testing import RunningSandbox
 
+# GitHub refuses a redirect_uri unlike the OAuth app's callback URL: the Django test client's.
+TEST_CLIENT_CALLBACK = "http://testserver/onboarding/github/callback/"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
@@ -51,7 +53,10 @@ def team(alice: User, bob: User) -> Team:
 def sandbox() -> Iterator[RunningSandbox]:
     from sandbox.testing import start_sandbox
 
-    running = start_sandbox("--seed", "3", "--repos", "6", "--prs", "400", "--members", "8")
+    running = start_sandbox(
+        "--seed", "3", "--repos", "6", "--prs", "400", "--members", "8",
+        "--callback-url", TEST_CLIENT_CALLBACK,
+    )  # fmt: skip
     yield running
     running.stop()
 

@@ -11,9 +11,19 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from onboarding import oauth as oauth_flow
-from sync import accounts
-from sync.github import oauth, orgs
-from sync.github.client import BadCredentials, GitHubError, RateLimited, Transient
+from sync import accounts, github_access
+from sync.github_access import (
+    BadCredentials,
+    BadVerificationCode,
+    GitHubError,
+    NotFound,
+    OAuthError,
+    PreflightFailed,
+    RateLimited,
+    SecondaryRateLimited,
+    SSORequired,
+    Transient,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +86,7 @@ def start_github_sign_in(request: HttpRequest, *, next_url: str) -> str:
         request.session[NEXT_KEY] = next_url
     else:
         request.session.pop(NEXT_KEY, None)
-    return oauth.authorize_url(redirect_uri=_callback_url(request), state=state)
+    return github_access.authorize_url(redirect_uri=_callback_url(request), state=state)
 
 
 @never_cache
@@ -89,17 +99,17 @@ def callback(request: HttpRequest) -> HttpResponse:
         known = answer.error if answer.error in PROBLEMS else "oauth_error"
         return _problem(request, known, status=403 if answer.error == "access_denied" else 400)
     try:
-        grant = oauth.exchange_code(code=answer.code, redirect_uri=_callback_url(request))
-        viewer = orgs.preflight(grant.access_token)
-    except orgs.PreflightFailed as failure:
+        connection = github_access.connect(code=answer.code, redirect_uri=_callback_url(request))
+    except PreflightFailed as failure:
         return _preflight_problem(request, failure)
-    except oauth.OAuthError as error:
-        status = 400 if isinstance(error, oauth.BadVerificationCode) else 502
+    except OAuthError as error:
+        status = 400 if isinstance(error, BadVerificationCode) else 502
         return _problem(request, error.code, status=status)
     except (Transient, GitHubError):
         return _problem(request, "transient", status=502)
+    viewer = connection.viewer
     user = accounts.sign_in_with_github(
-        viewer=viewer, access_token=grant.access_token, scopes=viewer.scopes
+        viewer=viewer, access_token=connection.grant.access_token, scopes=viewer.scopes
     )
     next_url = request.session.pop(NEXT_KEY, None)  # login() may start a fresh session
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -116,7 +126,7 @@ def _problem(request: HttpRequest, code: str, *, status: int) -> HttpResponse:
     return render(request, "onboarding/github_problem.html", context, status=status)
 
 
-def _preflight_problem(request: HttpRequest, failure: orgs.PreflightFailed) -> HttpResponse:
+def _preflight_problem(request: HttpRequest, failure: PreflightFailed) -> HttpResponse:
     logger.info("GitHub pre-flight failed: %s", failure.code)
     context = {
         "title": "GitHub access is not usable yet",
@@ -148,13 +158,31 @@ def github_error_context(error: Exception) -> dict[str, object]:
             "retry": True,
             "status": 429,
         }
-    if isinstance(error, orgs.NotFound):
+    if isinstance(error, SSORequired):
+        return {
+            "title": "Your organization requires SAML single sign-on",
+            "message": "GitHub will not show this organization's data until you authorize this "
+            "app for it with single sign-on.",
+            "fix": "Connect GitHub again and choose Authorize next to the organization.",
+            "reconnect": True,
+            "status": 403,
+        }
+    if isinstance(error, NotFound):
         return {
             "title": "GitHub does not show this organization",
             "message": "The organization no longer exists, or your GitHub account can no longer "
             "see it.",
             "fix": "Choose another organization, or ask an owner to add you to it.",
             "status": 404,
+        }
+    if isinstance(error, SecondaryRateLimited):
+        wait = int(error.retry_after or 60)
+        return {
+            "title": "GitHub asked us to slow down",
+            "message": "GitHub's secondary rate limit stopped this request for a moment.",
+            "fix": f"Try again in {wait} seconds.",
+            "retry": True,
+            "status": 429,
         }
     if isinstance(error, Transient):
         return {

@@ -8,9 +8,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from onboarding.forms import ChooseOrganizationForm, OrganizationPageForm
 from onboarding.views.github import render_github_error
-from sync import accounts
-from sync.github import orgs as github_orgs
-from sync.github.client import GitHubError
+from sync import accounts, github_access
+from sync.github_access import GitHubError, NotFound
 from sync.models import Membership, Team
 
 # The team the user is onboarding, remembered across the flow's pages. Every page still checks
@@ -40,8 +39,7 @@ def select_org(request: HttpRequest) -> HttpResponse:
     form = OrganizationPageForm(request.GET)
     page = form.cleaned_data["page"] if form.is_valid() else 1
     try:
-        token = accounts.get_github_token(request.user)  # type: ignore[arg-type]
-        result = github_orgs.list_user_orgs(token, page=page)
+        result = github_access.list_organizations(user=request.user, page=page)  # type: ignore[arg-type]
     except accounts.NotConnected:
         return redirect("onboarding:start")
     except GitHubError as error:
@@ -74,15 +72,17 @@ def choose_org(request: HttpRequest) -> HttpResponse:
         return render(request, "onboarding/github_problem.html", context, status=400)
     login = form.cleaned_data["org"]
     try:
-        token = accounts.get_github_token(request.user)  # type: ignore[arg-type]
-        org_membership = github_orgs.get_org_membership(token, login)
+        org_membership = github_access.get_org_membership(
+            user=request.user,  # type: ignore[arg-type]
+            org_login=login,
+        )
         choice = accounts.choose_organization(
             user=request.user,  # type: ignore[arg-type]
             org_membership=org_membership,
         )
     except accounts.NotConnected:
         return redirect("onboarding:start")
-    except github_orgs.NotFound:
+    except NotFound:
         return _not_in_org(request, login)
     except accounts.NotInOrganization:
         return _not_in_org(request, login, pending=True)

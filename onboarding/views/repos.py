@@ -18,8 +18,7 @@ from onboarding.forms import RepositorySelectionForm
 from onboarding.views.github import github_error_context
 from onboarding.views.orgs import current_membership
 from sync import access, accounts, services
-from sync.github import orgs
-from sync.github.client import GitHubError
+from sync.github_access import GitHubError, Repository
 from sync.models import Membership
 
 logger = logging.getLogger(__name__)
@@ -91,7 +90,7 @@ def repository_list(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _repository_rows(repositories: list[orgs.Repository], tracked: set[int]) -> SafeString:
+def _repository_rows(repositories: list[Repository], tracked: set[int]) -> SafeString:
     """Render the picker's rows: one ``<li>`` per repository, most recently pushed first.
 
     Written out here rather than in a template loop: for 2,000 repositories Django's template

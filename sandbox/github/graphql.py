@@ -54,7 +54,17 @@ from sandbox.github.graphql_errors import (
     validation_error,
     variable_error,
 )
-from sandbox.github.world import Account, Commit, PullRequest, Repo, Review, Token, World, node_id
+from sandbox.github.world import (
+    Account,
+    Commit,
+    PullRequest,
+    Repo,
+    Review,
+    Token,
+    World,
+    is_public_member,
+    node_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +82,8 @@ class GraphQLResult:
     cost: int  # points charged: 0 when refused before execution, or for a dry run
     nodes: int  # objects returned in connections, for the latency model
     status: int = 200
+    requested: int = 0  # nodes the query may return (GitHub's node limit), for the time model
+    repos: set[str] = field(default_factory=set)  # lower-case full names the query read
 
 
 @dataclass
@@ -82,9 +94,14 @@ class _Prepared:
     limits: _Limits
 
     @property
-    def cost(self) -> int:
+    def points(self) -> int:
         # GitHub: connection requests (each times its parents' page sizes) / 100, rounded, min 1.
-        return 0 if self.limits.dry_run else max(1, int(self.limits.requests / 100 + 0.5))
+        return max(1, int(self.limits.requests / 100 + 0.5))
+
+    @property
+    def cost(self) -> int:
+        # A dry run reports what the query would cost and is not charged.
+        return 0 if self.limits.dry_run else self.points
 
 
 # -- entry point ---------------------------------------------------------------------------------
@@ -97,6 +114,7 @@ def execute(
     *,
     rate_limit: RateLimitHook | None = None,
     web_url: str = "https://github.com",
+    rate_limit_type: str = "RATE_LIMITED",
 ) -> GraphQLResult:
     """Answer one GraphQL request as GitHub's ``POST /graphql`` does.
 
@@ -109,9 +127,9 @@ def execute(
     (0 for ``rateLimit(dryRun: true)``); it charges them and returns the budget after charging:
     ``{"limit": int, "remaining": int, "used": int, "resetAt": epoch seconds | aware datetime}``,
     plus ``"exceeded": True`` when the points did not fit (then nothing is charged and the
-    answer is GitHub's ``RATE_LIMITED`` error). With a hook the server must not charge
-    ``result.cost`` again; without one it charges ``result.cost`` itself, and ``rateLimit``
-    reports a fresh 5,000-point budget less this query's cost.
+    answer is GitHub's rate-limit error, typed ``rate_limit_type``). With a hook the server must
+    not charge ``result.cost`` again; without one it charges ``result.cost`` itself, and
+    ``rateLimit`` reports a fresh 5,000-point budget less this query's cost.
     """
     prepared = _prepare(body)
     if isinstance(prepared, GraphQLResult):
@@ -119,12 +137,14 @@ def execute(
     cost = prepared.cost
     budget = dict(rate_limit(cost)) if rate_limit else _fresh_budget(cost)
     if budget.get("exceeded"):
-        return _rate_limited(world, token)
+        return _rate_limited(world, token, rate_limit_type)
     context = _Context(world, token, web_url.rstrip("/"))
-    context.rate_limit = _rate_limit_fields(budget, cost, prepared.limits.nodes)
+    context.rate_limit = _rate_limit_fields(budget, prepared.points, prepared.limits.nodes)
     with world.lock:
         payload = _run(prepared, context)
-    return GraphQLResult(payload, cost, context.nodes)
+    return GraphQLResult(
+        payload, cost, context.nodes, requested=prepared.limits.nodes, repos=context.repos
+    )
 
 
 @cache
@@ -257,11 +277,11 @@ def _rate_limit_fields(budget: Mapping[str, Any], cost: int, nodes: int) -> dict
     }
 
 
-def _rate_limited(world: World, token: Token) -> GraphQLResult:
+def _rate_limited(world: World, token: Token, kind: str) -> GraphQLResult:
     # GitHub answers a spent GraphQL budget with HTTP 200 and this error (x-ratelimit-remaining 0).
     account = world.account(token.login)
     message = f"API rate limit already exceeded for user ID {account.id if account else 0}."
-    error = {"type": "RATE_LIMITED", "code": "graphql_rate_limit", "message": message}
+    error = {"type": kind, "code": "graphql_rate_limit", "message": message}
     return GraphQLResult({"errors": [error]}, 0, 0)
 
 
@@ -379,6 +399,7 @@ class _Context:
     web: str
     nodes: int = 0
     rate_limit: dict[str, Any] = field(default_factory=dict)
+    repos: set[str] = field(default_factory=set)  # what the query read, for the time model
 
 
 @dataclass(frozen=True)
@@ -496,6 +517,7 @@ def _repository(_: Any, context: _Context, args: dict[str, Any]) -> Repo:
     if repo is None or not _visible(context, repo):
         name = f"{args['owner']}/{args['name']}"
         raise not_found(f"Could not resolve to a Repository with the name '{name}'.")
+    context.repos.add(repo.full_name.lower())
     return repo
 
 
@@ -567,8 +589,9 @@ _ACCOUNT: dict[str, Resolver] = {
 def _members(account: Account, context: _Context, args: dict[str, Any]) -> _Connection:
     org = context.world.org(account.login)
     roles = {login.lower(): role for login, role in org.members.items()} if org else {}
-    if context.token.login.lower() not in roles:
-        roles = {}  # the sandbox has no public memberships: outsiders see none
+    if org is not None and context.token.login.lower() not in roles:
+        # GitHub: outsiders see the public members only (the same ones REST lists).
+        roles = {k: v for k, v in roles.items() if is_public_member(org, k)}
     people = sorted((context.world.accounts[login] for login in roles), key=lambda a: a.id)
     # Bots cannot be organization members on GitHub (the nodes are Users), so none is listed.
     entries = [((person.id,), person) for person in people if person.type == "User"]
@@ -580,8 +603,8 @@ def _members(account: Account, context: _Context, args: dict[str, Any]) -> _Conn
 _REPO_ORDER: dict[str, Callable[[Repo], tuple[Any, ...]]] = {
     "CREATED_AT": lambda r: (_epoch(r.created_at), r.id),
     "NAME": lambda r: (r.name.lower(), r.id),
-    "PUSHED_AT": lambda r: (_epoch(r.pushed_at), r.id),
-    "UPDATED_AT": lambda r: (_epoch(r.pushed_at), r.id),
+    "PUSHED_AT": lambda r: (_epoch(r.pushed_at) if r.pushed_at else 0, r.id),
+    "UPDATED_AT": lambda r: (_epoch(r.updated_at), r.id),
 }
 
 
@@ -675,7 +698,8 @@ def _pull_requests(repo: Repo, context: _Context, args: dict[str, Any]) -> _Conn
         pulls = context.world.sorted_pulls(repo, attr, descending)
         key = lambda pr: (_epoch(getattr(pr, f"{attr}_at")), pr.number)  # noqa: E731
     else:  # GitHub's default order: oldest first
-        pulls, descending, key = context.world.pulls(repo), False, lambda pr: (pr.number,)
+        pulls, descending = [pr for pr in context.world.pulls(repo) if not pr.deleted], False
+        key = lambda pr: (pr.number,)  # noqa: E731
     entries = [(key(pr), _PR(repo, pr)) for pr in pulls if _pull_matches(pr, args)]
     return _Connection(context, entries, descending, args)
 
@@ -692,9 +716,10 @@ def _pull_matches(pr: PullRequest, args: dict[str, Any]) -> bool:
 
 def _reviews(pull: _PR, context: _Context, args: dict[str, Any]) -> _Connection:
     states, author = args.get("states"), (args.get("author") or "").lower()
+    # Chronological, as REST lists them (a review submitted late may have a lower id).
     entries = [
-        ((index, review.id), _Review(pull.repo, pull.pr, review))
-        for index, review in enumerate(pull.pr.reviews)
+        ((_epoch(review.submitted_at), review.id), _Review(pull.repo, pull.pr, review))
+        for review in sorted(pull.pr.reviews, key=lambda r: (r.submitted_at, r.id))
         if (not states or review.state in states) and author in ("", review.author.login.lower())
     ]
     return _Connection(context, entries, False, args)
@@ -723,7 +748,7 @@ _REPOSITORY: dict[str, Resolver] = {
     "pullRequests": _pull_requests,
     "pushedAt": lambda r, c, _: _iso(r.pushed_at),
     "resourcePath": lambda r, c, _: f"/{r.full_name}",
-    "updatedAt": lambda r, c, _: _iso(r.pushed_at),
+    "updatedAt": lambda r, c, _: _iso(r.updated_at),
     "url": lambda r, c, _: f"{c.web}/{r.full_name}",
     "visibility": lambda r, c, _: "PRIVATE" if r.private else "PUBLIC",
 }

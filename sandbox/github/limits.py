@@ -21,10 +21,78 @@ from dataclasses import dataclass, field
 RESOURCES = ("core", "graphql")
 ANONYMOUS_LIMIT = 60  # GitHub: unauthenticated callers get 60 requests per hour per address
 WINDOW_S = 3600
-FAULT_KINDS = ("status", "delay", "malformed_json", "malformed_item", "secondary_limit", "sso")
+FAULT_KINDS = (
+    "status",
+    "delay",
+    "malformed_json",
+    "malformed_item",
+    "secondary_limit",
+    "sso",
+    "timeout",
+)
+# GitHub's GraphQL timeout answers: a 502, a 504, a 200 with `data: null` and "This may be the
+# result of a timeout", or nothing before the client gives up ("hang").
+TIMEOUT_SHAPES = ("502", "504", "data_null", "hang")
+# GitHub: GraphQL rate-limit errors are typed RATE_LIMITED (documented) or RATE_LIMIT (seen since
+# January 2026: githubkit #271, octokit/plugin-throttling.js #824).
+RATE_LIMIT_TYPES = ("RATE_LIMITED", "RATE_LIMIT")
 # GitHub: "no more than 100 concurrent requests", "no more than 900 points per minute" for REST
 # and 2,000 for GraphQL (a GET or a query without mutations costs one secondary point).
 SECONDARY_DEFAULTS = {"max_concurrent": 100, "rest_per_minute": 900, "graphql_per_minute": 2000}
+SECONDARY_STATUSES = (403, 429)
+
+
+@dataclass(slots=True)
+class SecondaryPolicy:
+    """How a secondary limit is answered, and the per-endpoint limits (control API)."""
+
+    status: int = 403
+    # GitHub sends either retry-after (wait that long) or x-ratelimit-remaining: 0 (wait for
+    # x-ratelimit-reset); "reset" answers the second way.
+    headers: str = "retry_after"
+    retry_after: int = 60
+    per_endpoint: dict[str, int] = field(default_factory=dict)  # "GET /orgs/{org}/repos" -> n/min
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "headers": self.headers,
+            "retry_after": self.retry_after,
+            "per_endpoint": dict(self.per_endpoint),
+        }
+
+
+@dataclass(slots=True)
+class TimeoutModel:
+    """GitHub stops a GraphQL query after 10 s; the sandbox estimates each query's time.
+
+    Time = nodes the query may return x ``per_node_ms``, times ``heavy_factor`` when it reads a
+    repository flagged heavy. Over ``limit_s`` the query is answered in ``shape`` after
+    ``wait_s`` (GitHub answers after its 10 s; tests shorten the wait), and is charged.
+    """
+
+    per_node_ms: float = 0.01
+    heavy_factor: float = 100.0
+    limit_s: float = 10.0
+    wait_s: float = 10.0
+    hang_s: float = 60.0
+    shape: str = "502"
+    heavy: set[str] = field(default_factory=set)  # lower-case full names
+
+    def estimate_s(self, nodes: int, repos: set[str]) -> float:
+        factor = self.heavy_factor if repos & self.heavy else 1.0
+        return nodes * self.per_node_ms * factor / 1000
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "per_node_ms": self.per_node_ms,
+            "heavy_factor": self.heavy_factor,
+            "limit_s": self.limit_s,
+            "wait_s": self.wait_s,
+            "hang_s": self.hang_s,
+            "shape": self.shape,
+            "heavy": sorted(self.heavy),
+        }
 
 
 class Clock:
@@ -55,14 +123,15 @@ class Budget:
             "x-ratelimit-limit": str(self.limit),
             "x-ratelimit-remaining": str(self.remaining),
             "x-ratelimit-reset": str(self.reset),
-            "x-ratelimit-used": str(min(self.used, self.limit)),
+            # GitHub reports what was asked past the limit too (used may exceed limit).
+            "x-ratelimit-used": str(self.used),
             "x-ratelimit-resource": resource,
         }
 
     def as_json(self) -> dict[str, int]:
         return {
             "limit": self.limit,
-            "used": min(self.used, self.limit),
+            "used": self.used,
             "remaining": self.remaining,
             "reset": self.reset,
         }
@@ -80,6 +149,7 @@ class Fault:
     count: int | None = None
     fraction: float | None = None
     retry_after: int = 60
+    shape: str = "502"  # timeout faults: one of TIMEOUT_SHAPES
     matched: int = 0
     fired: int = 0
 
@@ -95,6 +165,7 @@ class Fault:
             "count": self.count,
             "fraction": self.fraction,
             "retry_after": self.retry_after,
+            "shape": self.shape,
             "matched": self.matched,
             "fired": self.fired,
         }
@@ -111,6 +182,8 @@ class Counters:
     not_modified: int = 0
     rate_limited: int = 0
     secondary_limited: int = 0
+    graphql_timeouts: int = 0
+    graphql_timeout_points: int = 0
     faults_fired: int = 0
     in_flight: Counter[str] = field(default_factory=Counter)
     max_concurrency: Counter[str] = field(default_factory=Counter)
@@ -137,6 +210,9 @@ class Limits:
         self.per_node_ms = per_node_ms
         self.clock = clock
         self.secondary = dict(SECONDARY_DEFAULTS)
+        self.secondary_policy = SecondaryPolicy()
+        self.timeouts = TimeoutModel()
+        self.rate_limit_type = RATE_LIMIT_TYPES[0]
         self.lock = threading.Lock()
         self.budgets: dict[tuple[str, str], Budget] = {}
         self.faults: list[Fault] = []
@@ -190,19 +266,32 @@ class Limits:
 
     # -- secondary limits -----------------------------------------------------------
 
-    def secondary_exceeded(self, subject: str, resource: str) -> bool:
-        """Record one request for the per-minute secondary limits and report whether it is over."""
+    def secondary_exceeded(self, subject: str, resource: str, endpoint: str = "") -> bool:
+        """Record one request for the per-minute secondary limits and report whether it is over.
+
+        GitHub counts per resource and, for some endpoints, per endpoint: an endpoint's limit
+        (``SecondaryPolicy.per_endpoint``) stops that endpoint only.
+        """
         key = "graphql_per_minute" if resource == "graphql" else "rest_per_minute"
         now = self.clock.now()
         with self.lock:
-            recent = self._recent.setdefault((subject, resource), deque())
-            while recent and recent[0] <= now - 60:
-                recent.popleft()
-            if len(recent) >= self.secondary[key] or self._too_concurrent(subject):
+            recent = self._window((subject, resource), now)
+            per_endpoint = self.secondary_policy.per_endpoint.get(endpoint)
+            mine = self._window((subject, f"endpoint:{endpoint}"), now) if per_endpoint else None
+            over = len(recent) >= self.secondary[key] or self._too_concurrent(subject)
+            if over or (mine is not None and len(mine) >= per_endpoint):  # type: ignore[operator]
                 self.counters.secondary_limited += 1
                 return True
             recent.append(now)
+            if mine is not None:
+                mine.append(now)
             return False
+
+    def _window(self, key: tuple[str, str], now: float) -> deque[float]:
+        recent = self._recent.setdefault(key, deque())
+        while recent and recent[0] <= now - 60:
+            recent.popleft()
+        return recent
 
     def _too_concurrent(self, subject: str) -> bool:
         return self.counters.in_flight[subject] > self.secondary["max_concurrent"]
@@ -263,6 +352,11 @@ class Limits:
         with self.lock:
             self.counters.graphql_nodes += nodes
 
+    def record_timeout(self, points: int) -> None:
+        with self.lock:
+            self.counters.graphql_timeouts += 1
+            self.counters.graphql_timeout_points += points
+
     def reset_counters(self) -> None:
         with self.lock:
             in_flight, total = self.counters.in_flight, self.counters.in_flight_total
@@ -284,6 +378,8 @@ class Limits:
                 "not_modified": c.not_modified,
                 "rate_limited": c.rate_limited,
                 "secondary_limited": c.secondary_limited,
+                "graphql_timeouts": c.graphql_timeouts,
+                "graphql_timeout_points": c.graphql_timeout_points,
                 "faults_fired": c.faults_fired,
                 "in_flight": {k: v for k, v in c.in_flight.items() if v},
                 "max_concurrency": dict(c.max_concurrency),
@@ -299,6 +395,9 @@ class Limits:
             raise ValueError(f"kind must be one of {', '.join(FAULT_KINDS)}")
         if "path" not in spec:
             raise ValueError("path (a regular expression on the request path) is required")
+        shape = str(spec.get("shape") or "502")
+        if shape not in TIMEOUT_SHAPES:
+            raise ValueError(f"shape must be one of {', '.join(TIMEOUT_SHAPES)}")
         with self.lock:
             self._next_fault += 1
             fault = Fault(
@@ -312,6 +411,7 @@ class Limits:
                 count=_optional_int(spec.get("count")),
                 fraction=float(spec["fraction"]) if spec.get("fraction") is not None else None,  # type: ignore[arg-type]
                 retry_after=_optional_int(spec.get("retry_after")) or 60,
+                shape=shape,
             )
             self.faults.append(fault)
             return fault

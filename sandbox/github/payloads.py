@@ -121,11 +121,12 @@ def org_full(ctx: Context, org: Org) -> dict[str, object]:
     live = [r for r in org.repos if not r.deleted]
     body = org_simple(ctx, org) | {
         "name": org.account.login.title(),
-        # GitHub's description types these as non-null strings.
-        "company": f"{org.account.login.title()} Inc.",
+        # GitHub's description types these as non-null strings, yet GitHub sends null for
+        # an organization that never filled them in (sandbox/DEVIATIONS.md).
+        "company": org.company,
         "blog": f"https://{org.account.login}.example.com",
-        "location": "Remote",
-        "email": f"engineering@{org.account.login}.example.com",
+        "location": org.location,
+        "email": org.email,
         "twitter_username": None,
         "is_verified": False,
         "has_organization_projects": True,
@@ -226,7 +227,7 @@ def repo_summary(ctx: Context, repo: Repo) -> dict[str, object]:
         "fork": repo.fork,
         **_repo_urls(ctx, repo),
         "created_at": iso(repo.created_at),
-        "updated_at": iso(repo.pushed_at),
+        "updated_at": iso(repo.updated_at),
         "pushed_at": iso(repo.pushed_at),
         "homepage": None,
         "size": repo.pr_count * 13 + 120,
@@ -283,7 +284,9 @@ def repo_full(ctx: Context, repo: Repo) -> dict[str, object]:
     }
 
 
-def _association(account: Account, org: Org | None) -> str:
+def _association(account: Account | None, org: Org | None) -> str:
+    if account is None:  # GitHub: a deleted author has no association left
+        return "NONE"
     if account.type == "Bot" or org is None or account.login not in org.members:
         return "CONTRIBUTOR"
     return "MEMBER"
@@ -326,7 +329,7 @@ def pull_simple(ctx: Context, repo: Repo, pr: PullRequest) -> dict[str, object]:
         "state": pr.state,
         "locked": False,
         "title": pr.title,
-        "user": simple_user(ctx, pr.author),
+        "user": simple_user(ctx, pr.author or ctx.world.ghost),
         "body": pr.body,
         "created_at": iso(pr.created_at),
         "updated_at": iso(pr.updated_at),

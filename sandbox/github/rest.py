@@ -8,12 +8,11 @@ host, so a client that follows them stays in the sandbox.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -34,12 +33,23 @@ from sandbox.github.payloads import (
     scopes,
     simple_user,
 )
-from sandbox.github.world import Account, Commit, Org, PullRequest, Repo, Token, World
+from sandbox.github.world import (
+    Account,
+    Commit,
+    Org,
+    PullRequest,
+    Repo,
+    Token,
+    World,
+    is_public_member,
+)
 
 T = TypeVar("T")
 DOCS = "https://docs.github.com/rest"
 ORG_SCOPES = frozenset({"read:org", "write:org", "admin:org", "user"})
-PR_COMMITS_CAP = 250  # GitHub: this list "returns a maximum of 250 commits"
+ORG_SCOPE_MISSING = "You need the read:org scope to list your organizations."
+PR_COMMITS_CAP = 250
+_EPOCH = datetime.min.replace(tzinfo=UTC)  # GitHub: this list "returns a maximum of 250 commits"
 
 
 @dataclass(slots=True)
@@ -104,11 +114,6 @@ def validation_failed(resource: str, name: str, docs: str) -> Answer:
 # -- timestamps, ids, visibility ---------------------------------------------------------
 
 
-def _is_public_member(org: Org, login: str) -> bool:
-    # GitHub hides concealed memberships from outsiders; which ones are public is seeded.
-    return hashlib.sha256(f"{org.account.login}:{login}".encode()).digest()[0] % 2 == 0
-
-
 def can_see(ctx: Context, repo: Repo) -> bool:
     """Tell whether the caller may see ``repo``: public, or a member's with the ``repo`` scope."""
     if repo.deleted:
@@ -169,10 +174,10 @@ def _get_user(ctx: Context, params: dict[str, str]) -> Answer:
 def _list_user_orgs(ctx: Context, params: dict[str, str]) -> Answer:
     assert ctx.token is not None
     login = ctx.token.login
-    orgs = sorted(ctx.world.orgs_of(login), key=lambda o: o.account.id)
     if not scopes(ctx) & ORG_SCOPES:
-        # GitHub: without an org scope only publicized memberships are listed.
-        orgs = [o for o in orgs if _is_public_member(o, login)]
+        # GitHub's description of this endpoint: 403 Forbidden without `read:org` (or `user`).
+        return error(403, ORG_SCOPE_MISSING, params["docs"])
+    orgs = sorted(ctx.world.orgs_of(login), key=lambda o: o.account.id)
     return paginate(ctx, orgs, "/user/orgs", lambda o: org_simple(ctx, o))
 
 
@@ -206,7 +211,7 @@ def _list_members(ctx: Context, params: dict[str, str]) -> Answer:
     logins = [m for m, r in org.members.items() if role in ("all", r)]
     if not (is_member(ctx, org) and scopes(ctx) & ORG_SCOPES):
         # GitHub: outsiders see public members only.
-        logins = [m for m in logins if _is_public_member(org, m)]
+        logins = [m for m in logins if is_public_member(org, m)]
     if ctx.arg("filter", "all") != "all":
         logins = []  # every sandbox member has two-factor authentication enabled
     people = sorted((ctx.world.accounts[m.lower()] for m in logins), key=lambda a: a.id)
@@ -240,7 +245,10 @@ def _repo_sort_key(repo: Repo, sort: str) -> tuple[Any, int]:
     # The sandbox has no separate "updated" time for a repository: a push updates it.
     if sort == "full_name":
         return repo.full_name.lower(), repo.id
-    return (repo.created_at if sort == "created" else repo.pushed_at), repo.id
+    if sort == "created":
+        return repo.created_at, repo.id
+    # Never pushed: GitHub lists it last when sorting by push (descending).
+    return (repo.pushed_at or _EPOCH) if sort == "pushed" else repo.updated_at, repo.id
 
 
 def _repo_kind(repo: Repo, kind: str) -> bool:
@@ -290,7 +298,7 @@ def _list_pulls(ctx: Context, params: dict[str, str]) -> Answer:
 def _sorted_pulls(world: World, repo: Repo, sort: str, descending: bool) -> list[PullRequest]:
     if sort in ("created", "updated"):
         return world.sorted_pulls(repo, sort, descending)
-    pulls = world.pulls(repo)
+    pulls = [pr for pr in world.pulls(repo) if not pr.deleted]
     if sort == "popularity":
         # GitHub sorts by comment count; the sandbox counts reviews as its comments.
         return sorted(pulls, key=lambda pr: (len(pr.reviews), pr.number), reverse=descending)

@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+GHOST_ID = 10137  # GitHub's "ghost" user
+DELETED_AUTHOR_SHARE = 5 / 256  # pull requests whose author has since deleted their account
 REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED")
 LANGUAGES = ("Python", "TypeScript", "Go", "Rust", "Java", None)
 FIRST_NAMES = (
@@ -92,7 +94,7 @@ class PullRequest:
     number: int
     title: str
     body: str
-    author: Account
+    author: Account | None  # None: the author deleted their account (GitHub's "ghost")
     draft: bool
     created_at: datetime
     updated_at: datetime
@@ -106,6 +108,7 @@ class PullRequest:
     changed_files: int
     reviews: list[Review] = field(default_factory=list)
     commits: list[Commit] = field(default_factory=list)
+    deleted: bool = False  # removed by GitHub Support: gone from every listing
 
     @property
     def node_id(self) -> str:
@@ -134,7 +137,7 @@ class Repo:
     fork: bool
     language: str | None
     created_at: datetime
-    pushed_at: datetime
+    pushed_at: datetime | None  # None: never pushed to (GitHub sends null)
     pr_count: int
     long_tail: bool = False
     deleted: bool = False
@@ -147,6 +150,11 @@ class Repo:
         return f"{self.owner.login}/{self.name}"
 
     @property
+    def updated_at(self) -> datetime:
+        """When the repository last changed: its last push, or its creation if never pushed."""
+        return self.pushed_at or self.created_at
+
+    @property
     def node_id(self) -> str:
         return node_id("R", self.id)
 
@@ -154,10 +162,14 @@ class Repo:
 @dataclass(slots=True)
 class Org:
     account: Account
-    description: str
+    description: str | None
     members: dict[str, str]  # login -> "admin" | "member"
     repos: list[Repo]
     apps: list[str]  # bot logins that author PRs in the org
+    # GitHub sends null for what an organization never filled in.
+    company: str | None = None
+    email: str | None = None
+    location: str | None = None
 
 
 @dataclass(slots=True)
@@ -193,6 +205,10 @@ class World:
         self.tokens: dict[str, Token] = {}
         self.token_salt = str(seed)  # the sandbox changes it on reset, so old tokens die
         self._next_id = 1000
+        # GitHub's stand-in for deleted accounts: REST names it; GraphQL sends null instead.
+        self.ghost = Account(
+            GHOST_ID, "ghost", "User", None, None, datetime(2008, 5, 13, tzinfo=UTC)
+        )
         self._build()
 
     # -- construction -------------------------------------------------------------
@@ -216,6 +232,27 @@ class World:
         bots = [self._account(n, "Bot", rng) for n in ("dependabot[bot]", "renovate[bot]")]
         for index in range(self.sizes.orgs):
             self._build_org(index, rng, people, bots)
+        for org in list(self.orgs.values())[1:]:
+            self._add_never_pushed(org)
+
+    def _add_never_pushed(self, org: Org) -> None:
+        # Real organizations hold repositories created and never pushed to (pushed_at: null).
+        repo = Repo(
+            id=self._id(),
+            owner=org.account,
+            name="empty",
+            description=None,
+            private=True,
+            archived=False,
+            fork=False,
+            language=None,
+            created_at=self.now - timedelta(days=3),
+            pushed_at=None,
+            pr_count=0,
+        )
+        org.repos.append(repo)
+        self.repos[repo.full_name.lower()] = repo
+        self.repos_by_id[repo.id] = repo
 
     def _build_org(
         self, index: int, rng: random.Random, people: list[Account], bots: list[Account]
@@ -234,6 +271,11 @@ class World:
         org = Org(
             account, f"The {login} engineering organization", members, [], [b.login for b in bots]
         )
+        if main:  # the others never filled these in: GitHub sends null
+            org.company, org.location = f"{login.title()} Inc.", "Remote"
+            org.email = f"engineering@{login}.example.com"
+        else:
+            org.description = None
         self.orgs[login.lower()] = org
         weights = [1 / (i + 1) ** 0.8 for i in range(repo_count)]
         counts = _split(pr_total, weights)
@@ -276,7 +318,9 @@ class World:
                 return cached[1]
             attr = {"created": "created_at", "updated": "updated_at"}[key]
             ordered = sorted(
-                self.pulls(repo), key=lambda pr: (getattr(pr, attr), pr.number), reverse=descending
+                (pr for pr in self.pulls(repo) if not pr.deleted),
+                key=lambda pr: (getattr(pr, attr), pr.number),
+                reverse=descending,
             )
             repo._sorted[(key, descending)] = (repo.version, ordered)
             return ordered
@@ -361,6 +405,8 @@ class World:
                     commit_sha=pr.commits[-1].sha,
                 )
             )
+        if _author_deleted(self.seed, repo.full_name, number):
+            pr.author = None
         return pr
 
     def _generate_commit(
@@ -404,7 +450,8 @@ class World:
 
     def pull(self, repo: Repo, number: int) -> PullRequest | None:
         pulls = self.pulls(repo)
-        return pulls[number - 1] if 1 <= number <= len(pulls) else None
+        pr = pulls[number - 1] if 1 <= number <= len(pulls) else None
+        return None if pr is None or pr.deleted else pr
 
     def orgs_of(self, login: str) -> list[Org]:
         return [o for o in self.orgs.values() if login in o.members]
@@ -429,7 +476,7 @@ class World:
     def _touch(self, repo: Repo, pr: PullRequest) -> datetime:
         moment = utc(datetime.now(UTC))
         pr.updated_at = max(moment, pr.updated_at + timedelta(seconds=1))
-        repo.pushed_at = max(repo.pushed_at, pr.updated_at)
+        repo.pushed_at = max(repo.updated_at, pr.updated_at)
         repo.version += 1
         return pr.updated_at
 
@@ -463,6 +510,34 @@ class World:
             )
             pr.reviews.append(review)
             return review
+
+    def force_push(self, repo: Repo, number: int, *, keep: int, add: int = 0) -> PullRequest:
+        """Rewrite a PR's branch: keep its first ``keep`` commits, then ``add`` new ones."""
+        with self.lock:
+            pr = self._require_pull(repo, number)
+            moment = self._touch(repo, pr)
+            org = self.orgs[repo.owner.login.lower()]
+            humans = [self.accounts[m.lower()] for m in org.members]
+            rng = random.Random(f"{self.seed}:{repo.full_name}:{number}:push:{repo.version}")
+            kept = pr.commits[: max(0, keep)]
+            fresh = [
+                self._generate_commit(repo, pr, 1000 * repo.version + i, rng, humans)
+                for i in range(max(0, add))
+            ]
+            for commit in fresh:
+                commit.authored_at = commit.committed_at = moment
+            pr.commits = kept + fresh
+            pr.additions = sum(c.additions for c in pr.commits)
+            pr.deletions = sum(c.deletions for c in pr.commits)
+            return pr
+
+    def delete_pull(self, repo: Repo, number: int) -> PullRequest:
+        """Delete a pull request (only GitHub Support can): every lookup then misses it."""
+        with self.lock:
+            pr = self._require_pull(repo, number)
+            pr.deleted = True
+            repo.version += 1
+            return pr
 
     def delete_repo(self, owner: str, name: str) -> Repo:
         """Delete a repository: every later lookup answers as if it never existed."""
@@ -514,11 +589,11 @@ class World:
                 for repo in org.repos
                 if not repo.deleted
                 for pr in self.pulls(repo)
-                if since is None or pr.updated_at >= since
+                if not pr.deleted and (since is None or pr.updated_at >= since)
             ]
             lines = truth_lines(
                 (repo.id, pr.id, pr.number, pr.graphql_state, pr.merged_at, pr.updated_at,
-                 pr.additions, pr.deletions, pr.author.login,
+                 pr.additions, pr.deletions, pr.author.login if pr.author else "ghost",
                  [(r.id, r.state, r.submitted_at, r.author.login) for r in pr.reviews],
                  [(c.sha, c.author.login if c.author else None) for c in pr.commits])
                 for repo, pr in pulls
@@ -529,6 +604,19 @@ class World:
                 "commits": sum(len(pr.commits) for _, pr in pulls),
                 "checksum": hashlib.sha256("\n".join(lines).encode()).hexdigest(),
             }
+
+
+def _author_deleted(seed: int, full_name: str, number: int) -> bool:
+    # Seeded apart from the generator, so the rest of the world stays as it was.
+    digest = hashlib.sha256(f"{seed}:{full_name}:{number}:ghost".encode()).digest()
+    return digest[0] < DELETED_AUTHOR_SHARE * 256
+
+
+def is_public_member(org: Org, login: str) -> bool:
+    """Tell whether ``login`` publicizes their membership of ``org`` (seeded, stable)."""
+    # GitHub hides concealed memberships from outsiders, in REST and GraphQL alike.
+    digest = hashlib.sha256(f"{org.account.login}:{login.lower()}".encode()).digest()
+    return digest[0] % 2 == 0
 
 
 TruthRow = tuple[

@@ -19,10 +19,15 @@ from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from sync import memberships, progress
-from sync.engine import eta, members, state
+from sync.engine import adaptive, eta, members, state
 from sync.engine.steps import SendPage, Step
 from sync.engine.tokens import MissingToken, team_token
-from sync.engine.writes import MemberIndex, save_pulls
+from sync.engine.writes import (
+    MemberIndex,
+    mark_deleted_pulls,
+    mark_repository_deleted,
+    save_pulls,
+)
 from sync.github import org as github_org
 from sync.github import pulls as github_pulls
 from sync.github.client import Session
@@ -31,7 +36,9 @@ from sync.github.errors import (
     Busy,
     GitHubError,
     RateLimited,
+    RepositoryGone,
     RepositoryUnavailable,
+    Timeout,
     Transient,
 )
 from sync.github.pulls import PullRequestData, Skipped
@@ -96,11 +103,16 @@ def sync_page(repo_sync_id: int, *, page: int) -> list[Step]:
         return state.repo_waiting(repo_sync_id, page=page, reset_at=error.reset_at)
     except Busy as error:
         return [SendPage(repo_sync_id, page, delay_ms=int((error.retry_after or 1) * 1000))]
+    except Timeout as error:
+        first = adaptive.capped(repo_sync, _page_size_for(repo_sync, page))
+        return adaptive.timed_out(repo_sync_id, page=page, first=first, error=error)
     except Transient as error:
         return state.repo_retrying(repo_sync_id, page=page, error=error)
     except RepositoryUnavailable as error:
         if _owner_left(session, repo_sync, token.user_id):
             return [SendPage(repo_sync_id, page)]  # again, on a remaining member's token
+        if isinstance(error, RepositoryGone):
+            mark_repository_deleted(repo_sync.repository_id)
         return state.repo_failed(repo_sync_id, code=error.code, message=str(error))
     except GitHubError as error:
         return state.repo_failed(repo_sync_id, code="github_error", message=str(error))
@@ -144,9 +156,16 @@ def _fetch(session: Session, repo_sync: RepoSync, page: int) -> Fetched:
     owner, name = repo_sync.repository.full_name.split("/", 1)
     if _walking_past_newer(repo_sync):
         return _fetch_times(session, repo_sync, owner, name)
-    first = _page_size_for(repo_sync, page)
+    first = adaptive.capped(repo_sync, _page_size_for(repo_sync, page))
+    reviews, commits = adaptive.nested_sizes(repo_sync, page_size())
     result = github_pulls.fetch_pull_requests(
-        session, owner=owner, name=name, first=first, after=repo_sync.cursor or None
+        session,
+        owner=owner,
+        name=name,
+        first=first,
+        after=repo_sync.cursor or None,
+        reviews=reviews,
+        commits=commits,
     )
     times = [pull.updated_at for pull in result.pulls]
     since, until = repo_sync.since, repo_sync.until
@@ -285,8 +304,7 @@ def _checkpoint(
         skipped_detail=_skipped_detail(locked, fetched.skipped),
         attempts=0,
         retry_at=None,
-        error_code="",
-        error_message="",
+        **({"error_code": "", "error_message": ""} | _adapted(locked, fetched)),
         started_at=locked.started_at or now,
         finished_at=now if fetched.done else None,
         newest_seen=_newest(locked.newest_seen, fetched.newest),
@@ -294,6 +312,7 @@ def _checkpoint(
     )
     if fetched.done:
         _advance_watermarks(locked, fetched)
+        _mark_deleted(locked, fetched)
     job = locked.job
     paused_until = _paused_until(locked, now)
     job_status = SyncJob.Status.WAITING if paused_until else SyncJob.Status.RUNNING
@@ -314,6 +333,10 @@ def _checkpoint(
     if fetched.done:
         return state.finish_if_done(job.pk)
     return [SendPage(locked.pk, page + 1)]
+
+
+def _adapted(repo_sync: RepoSync, fetched: Fetched) -> dict[str, object]:
+    return {} if fetched.done else adaptive.after_success(repo_sync, page_size())
 
 
 def _paused_until(repo_sync: RepoSync, now: datetime) -> datetime | None:
@@ -339,6 +362,17 @@ def _advance_watermarks(repo_sync: RepoSync, fetched: Fetched) -> None:
         changes["synced_until"] = _oldest(repository.synced_until, repo_sync.since)
     if changes:
         TrackedRepository.objects.filter(pk=repository.pk).update(**changes)
+
+
+def _mark_deleted(repo_sync: RepoSync, fetched: Fetched) -> None:
+    """After a complete walk from the newest PR, mark the stored PRs GitHub no longer has."""
+    if repo_sync.until is not None or repo_sync.items_skipped or fetched.skipped:
+        return  # an "extend history" range, or an item we could not read: proves nothing
+    if repo_sync.job.kind == SyncJob.Kind.RETRY:
+        return  # resumed from an earlier job's cursor: the PRs before it were not re-read
+    mark_deleted_pulls(
+        repository=repo_sync.repository, since=repo_sync.since, seen_from=repo_sync.job.created_at
+    )
 
 
 def _skipped_detail(locked: RepoSync, skipped: list[Skipped]) -> list[dict[str, str]]:

@@ -7,6 +7,9 @@ updated to the same values. Call inside the page's transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
 
 from sync.github.pulls import CommitData, PullRequestData, ReviewData
 from sync.models import Commit, PullRequest, Review, TeamMember, TrackedRepository
@@ -26,6 +29,8 @@ PULL_REQUEST_FIELDS = [
     "additions",
     "deletions",
     "changed_files",
+    "seen_at",
+    "deleted_at",
 ]
 REVIEW_FIELDS = ["pull_request", "author", "author_login", "state", "submitted_at"]
 COMMIT_FIELDS = ["author", "author_login", "author_name", "authored_at", "additions", "deletions"]
@@ -97,7 +102,51 @@ def save_pulls(
         update_fields=COMMIT_FIELDS,
         batch_size=1000,
     )
+    _remove_force_pushed(unique, ids)
     return Written(len(rows), len(reviews), len(commits))
+
+
+def _remove_force_pushed(pulls: list[PullRequestData], ids: dict[int, int]) -> None:
+    """Delete stored commits a PR no longer has (a force-push dropped them from its branch).
+
+    Only for a PR whose commits came back whole: a list cut short proves nothing.
+    """
+    kept = {
+        ids[pull.github_id]: {commit.sha for commit in pull.commits}
+        for pull in pulls
+        if pull.commits_cursor is None and len({c.sha for c in pull.commits}) >= pull.commits_total
+    }
+    if not kept:
+        return
+    stored = Commit.objects.filter(pull_request_id__in=kept).values_list(
+        "id", "pull_request_id", "sha"
+    )
+    gone = [pk for pk, pull_id, sha in stored if sha not in kept[pull_id]]
+    if gone:
+        Commit.objects.filter(pk__in=gone).delete()
+
+
+def mark_deleted_pulls(
+    *, repository: TrackedRepository, since: datetime | None, seen_from: datetime
+) -> int:
+    """Mark the repository's PRs a complete import did not see as deleted on GitHub.
+
+    A complete walk of the repository's PRs updated since ``since`` reads every one of them,
+    so a stored PR in that range not seen since ``seen_from`` is gone from GitHub.
+    """
+    missing = PullRequest.objects.filter(repository=repository, deleted_at__isnull=True).exclude(
+        seen_at__gte=seen_from
+    )
+    if since is not None:
+        missing = missing.filter(updated_at__gte=since)
+    return missing.update(deleted_at=timezone.now())
+
+
+def mark_repository_deleted(repository_id: int) -> None:
+    """Record that GitHub no longer knows the repository (its data stays, marked)."""
+    TrackedRepository.objects.filter(pk=repository_id, deleted_at__isnull=True).update(
+        deleted_at=timezone.now()
+    )
 
 
 def _ids(rows: list[PullRequest]) -> dict[int, int]:
@@ -128,6 +177,8 @@ def _pull_row(
         additions=pull.additions,
         deletions=pull.deletions,
         changed_files=pull.changed_files,
+        seen_at=timezone.now(),
+        deleted_at=None,
     )
 
 

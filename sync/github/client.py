@@ -21,31 +21,36 @@ from django.conf import settings
 from django.utils import timezone
 from github import Auth, Github, GithubException
 from github.GithubException import BadCredentialsException
-from requests import RequestException, Timeout
+from requests import RequestException
+from requests import Timeout as RequestTimeout
 
 from sync.github.errors import (
     BadCredentials,
     Busy,
     GitHubError,
+    NotFound,
     RateLimited,
     RepositoryGone,
     RepositoryUnavailable,
     SecondaryRateLimited,
     SSORequired,
+    Timeout,
     Transient,
 )
-from sync.github.ratelimit import Budget, Gate
+from sync.github.ratelimit import Budget, Gate, gate_key, remember_owner
 
 __all__ = [
     "BadCredentials",
     "Busy",
     "GitHubError",
+    "NotFound",
     "RateLimited",
     "RepositoryGone",
     "RepositoryUnavailable",
     "SSORequired",
     "SecondaryRateLimited",
     "Session",
+    "Timeout",
     "Transient",
     "Viewer",
     "get_viewer",
@@ -91,6 +96,7 @@ def get_viewer(token: str) -> Viewer:
     except RequestException as error:
         raise Transient("GitHub could not be reached; try again shortly.") from error
     scopes = tuple(s.strip() for s in headers.get("x-oauth-scopes", "").split(",") if s.strip())
+    remember_owner(token_key(token), int(data["id"]))
     return Viewer(
         data["id"], data["login"], data.get("name") or "", data.get("avatar_url") or "", scopes
     )
@@ -102,11 +108,17 @@ def token_key(token: str) -> str:
 
 
 class Session:
-    """One token's access to GitHub: gated, budget-aware, with typed failures."""
+    """One user's access to GitHub: gated, budget-aware, with typed failures.
 
-    def __init__(self, token: str) -> None:
+    The gate is keyed by the GitHub user id when known (GitHub's budgets and concurrency are
+    the user's, shared by all their tokens), else by the token.
+    """
+
+    def __init__(self, token: str, *, user_id: int | None = None) -> None:
         self.github = _github_for(token)
-        self.gate = Gate(token_key(token))
+        if user_id is not None:
+            remember_owner(token_key(token), user_id)
+        self.gate = Gate(gate_key(token_key(token), user_id))
         self.requests = 0
         self.points = 0  # rate-limit points spent: GraphQL cost plus one per REST request
 
@@ -115,7 +127,7 @@ class Session:
         self.gate.check_budget("graphql", cost)
         requester = self.github.requester
         body = {"query": query, "variables": variables}
-        headers, payload = self._request("POST", requester.graphql_url, input=body)
+        headers, payload = self._request("POST", requester.graphql_url, input=body, graphql=True)
         if not isinstance(payload, dict):
             raise Transient("GitHub sent a GraphQL answer that is not an object.")
         _raise_for_graphql_errors(headers, payload, self.gate)
@@ -128,6 +140,15 @@ class Session:
             self.gate.record(budget)
             self.points += budget.cost
         return data
+
+    def rest_get(
+        self, url: str, params: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], Any]:
+        """GET one REST resource (a path or a full URL); return its headers and parsed body."""
+        self.gate.check_budget("core", 1)
+        answer = self._request("GET", url, parameters=params or None)
+        self.points += 1
+        return answer
 
     def rest_pages(self, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         """Yield each page of a REST list, following GitHub's Link header."""
@@ -142,23 +163,18 @@ class Session:
             yield data
             url, query = _next_link(headers.get("link", "")), None
 
-    def rest_get(self, path: str) -> Any:
-        """Return one REST resource's body."""
-        self.gate.check_budget("core", 1)
-        _, data = self._request("GET", path)
-        self.points += 1
-        return data
-
-    def _request(self, verb: str, url: str, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+    def _request(
+        self, verb: str, url: str, *, graphql: bool = False, **kwargs: Any
+    ) -> tuple[dict[str, Any], Any]:
         requester = self.github.requester
         self.requests += 1
         try:
             with self.gate.slot():
                 headers, data = requester.requestJsonAndCheck(verb, url, **kwargs)
         except GithubException as error:
-            raise _translate(error, self.gate) from error
-        except Timeout as error:
-            raise Transient("GitHub did not answer in time") from error
+            raise translate(error, self.gate, graphql=graphql) from error
+        except RequestTimeout as error:
+            raise Timeout("GitHub did not answer in time") from error
         except RequestException as error:
             raise Transient(f"GitHub could not be reached ({type(error).__name__})") from error
         except json.JSONDecodeError as error:
@@ -172,12 +188,15 @@ class Session:
 # -- errors --------------------------------------------------------------------------------------
 
 
-def _translate(error: GithubException, gate: Gate) -> GitHubError:
-    """Map an HTTP error to the domain: who can fix it, and whether waiting helps."""
+def translate(error: GithubException, gate: Gate | None, *, graphql: bool = False) -> GitHubError:
+    """Map an HTTP error to the domain: who can fix it, and whether waiting helps.
+
+    The one translator of GitHub's failures, for onboarding and the sync alike.
+    """
     status, headers = error.status, {k.lower(): v for k, v in (error.headers or {}).items()}
     message = _message(error.data)
     budget = _budget_from_headers(headers)
-    if budget is not None:
+    if budget is not None and gate is not None:
         gate.record(budget)
     if status == 401:
         return BadCredentials("GitHub access was revoked: reconnect")
@@ -185,15 +204,29 @@ def _translate(error: GithubException, gate: Gate) -> GitHubError:
         return SSORequired(
             "Your organization requires SAML single sign-on: authorize the GitHub app for it"
         )
-    if status in (403, 429) and (budget is not None and budget.remaining == 0):
-        return RateLimited(message, resource=budget.resource, reset_at=budget.reset_at)
-    if status in (403, 429) and ("retry-after" in headers or "secondary" in message.lower()):
-        retry_after = float(headers.get("retry-after") or 60)
+    # GitHub: a secondary limit sends retry-after (wait that long) or x-ratelimit-remaining 0
+    # (wait for the reset); a spent primary budget sends the latter alone.
+    # https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit
+    if status in (403, 429) and "retry-after" in headers:
+        retry_after = _seconds(headers["retry-after"])
         return SecondaryRateLimited(
             "GitHub's secondary rate limit was hit", retry_after=retry_after
         )
+    if status in (403, 429) and (budget is not None and budget.remaining == 0):
+        if "secondary" in message.lower():
+            wait = (budget.reset_at - timezone.now()).total_seconds()
+            return SecondaryRateLimited(
+                "GitHub's secondary rate limit was hit", retry_after=max(1.0, wait)
+            )
+        return RateLimited(message, resource=budget.resource, reset_at=budget.reset_at)
+    if status in (403, 429) and "secondary" in message.lower():
+        return SecondaryRateLimited("GitHub's secondary rate limit was hit", retry_after=60)
+    if status == 429:
+        return SecondaryRateLimited("GitHub asked us to slow down", retry_after=60)
     if status in (404, 410):
         return RepositoryGone("The repository is gone or no longer visible to this token")
+    if graphql and (status in (502, 504) or _timed_out(error.data)):
+        return Timeout(f"GitHub gave up on the query ({status}): ask for less")
     if status >= 500:
         return Transient(f"GitHub answered {status}")
     return GitHubError(f"GitHub refused the request ({status}: {message[:200]})")
@@ -206,7 +239,7 @@ def _raise_for_graphql_errors(headers: dict[str, Any], payload: dict[str, Any], 
         return
     kinds = {str(e.get("type", "")) for e in errors if isinstance(e, dict)}
     text = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict))[:300]
-    if "RATE_LIMITED" in kinds:
+    if kinds & RATE_LIMIT_TYPES:
         budget = _budget_from_headers(headers)
         reset_at = budget.reset_at if budget else gate.known_reset("graphql")
         gate.record(Budget("graphql", budget.limit if budget else 0, 0, reset_at, 0))
@@ -217,8 +250,32 @@ def _raise_for_graphql_errors(headers: dict[str, Any], payload: dict[str, Any], 
         )
     if "NOT_FOUND" in kinds:
         raise RepositoryGone("The repository is gone or no longer visible to this token")
+    if payload.get("data") is None and _timed_out(payload):
+        raise Timeout("GitHub gave up on the query after its time limit: ask for less")
     if payload.get("data") is None:
         raise GitHubError(f"GitHub refused the query: {text}")
+
+
+# GitHub: the GraphQL rate-limit error is typed RATE_LIMITED (documented) or, since early 2026,
+# RATE_LIMIT (githubkit #271, octokit/plugin-throttling.js #824).
+RATE_LIMIT_TYPES = frozenset({"RATE_LIMITED", "RATE_LIMIT"})
+# GitHub's words when it stops a GraphQL query after 10 s (HTTP 200 or 502, data: null).
+TIMEOUT_WORDS = "may be the result of a timeout"
+
+
+def _timed_out(data: Any) -> bool:
+    if not isinstance(data, dict):
+        return False
+    errors = data.get("errors")
+    messages = [str(e.get("message", "")) for e in errors or [] if isinstance(e, dict)]
+    return any(TIMEOUT_WORDS in message for message in messages)
+
+
+def _seconds(value: Any) -> float:
+    try:
+        return max(1.0, float(value))
+    except (TypeError, ValueError):
+        return 60.0
 
 
 def _message(data: Any) -> str:

@@ -25,6 +25,14 @@ class SecondaryRateLimited(Transient):
     """GitHub's secondary (abuse) limit: come back after ``retry_after`` seconds."""
 
 
+class Timeout(Transient):
+    """GitHub gave up on a query (its 10 s limit) or did not answer in time: ask for less."""
+
+
+class NotFound(GitHubError):
+    """GitHub answered 404/410: the thing does not exist or the token may not see it."""
+
+
 class RateLimited(GitHubError):
     """The token's primary budget is spent until ``reset_at``."""
 
@@ -40,7 +48,7 @@ class RepositoryUnavailable(GitHubError):
     code = "repo_unavailable"
 
 
-class RepositoryGone(RepositoryUnavailable):
+class RepositoryGone(RepositoryUnavailable, NotFound):
     code = "repo_gone"
 
 

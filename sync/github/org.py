@@ -1,13 +1,16 @@
-"""An organization's members and repositories over REST, parsed into typed rows."""
+"""An organization's members over REST, parsed into typed rows.
+
+Its repositories come from :func:`sync.github.orgs.list_org_repos`, the one listing (and the one
+``Repository`` type) that onboarding and the sync share.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sync.github.client import Session, parse_time
-from sync.github.errors import RepositoryGone
+from sync.github.client import Session
+from sync.github.errors import NotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,15 +20,6 @@ class MemberData:
     avatar_url: str
     is_bot: bool
     role: str  # admin or member
-
-
-@dataclass(frozen=True, slots=True)
-class RepositoryData:
-    github_id: int
-    full_name: str
-    private: bool
-    archived: bool
-    pushed_at: datetime | None
 
 
 def list_members(session: Session, *, org: str) -> list[MemberData]:
@@ -44,21 +38,6 @@ def list_members(session: Session, *, org: str) -> list[MemberData]:
     ]
 
 
-def list_repositories(session: Session, *, org: str) -> list[RepositoryData]:
-    """Return every repository of ``org`` the token can see."""
-    # GitHub: https://docs.github.com/rest/repos/repos#list-organization-repositories
-    return [
-        RepositoryData(
-            github_id=int(repo["id"]),
-            full_name=str(repo["full_name"]),
-            private=bool(repo.get("private")),
-            archived=bool(repo.get("archived")),
-            pushed_at=parse_time(repo.get("pushed_at")),
-        )
-        for repo in _all(session, f"/orgs/{org}/repos", type="all", sort="full_name")
-    ]
-
-
 def is_active_member(session: Session, *, org: str) -> bool:
     """Return whether the token's own user is an active member of ``org`` (404: they are not).
 
@@ -66,8 +45,8 @@ def is_active_member(session: Session, *, org: str) -> bool:
     """
     # GitHub: https://docs.github.com/rest/orgs/members#get-an-organization-membership-for-the-authenticated-user
     try:
-        data = session.rest_get(f"/user/memberships/orgs/{org}")
-    except RepositoryGone:  # the client names every 404 so; here it means "not a member"
+        _, data = session.rest_get(f"/user/memberships/orgs/{org}")
+    except NotFound:  # the client names every 404 so; here it means "not a member"
         return False
     return isinstance(data, dict) and data.get("state") == "active"
 

@@ -1,7 +1,9 @@
 """What onboarding asks GitHub: the pre-flight, the user's organizations, their repositories.
 
-Answers are parsed here into typed objects; failures become the domain exceptions of
-``sync.github.client`` plus the few this module adds. No token is ever logged or formatted.
+Every request but the pre-flight goes through the sync's own transport
+(:class:`sync.github.client.Session`: the rate-limit gate and the one error translator), so
+onboarding and the import share one budget and one set of domain exceptions. Answers are parsed
+here into typed objects. No token is ever logged or formatted.
 """
 
 from __future__ import annotations
@@ -11,23 +13,16 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
-from github import GithubException
-from github.GithubException import BadCredentialsException
 
-from sync.github.client import (
-    BadCredentials,
-    GitHubError,
-    RateLimited,
-    Transient,
-    Viewer,
-    make_github,
-)
+from sync.github.client import GitHubError, Session, Transient, Viewer, token_key
+from sync.github.errors import NotFound
+from sync.github.ratelimit import remember_owner
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +41,6 @@ SCOPE_REASONS = {
     "read:org": "your organizations and their members cannot be listed",
     "repo": "private repositories and their pull requests cannot be read",
 }
-
-
-class NotFound(GitHubError):
-    """GitHub answered 404: the thing does not exist or the token may not see it."""
 
 
 class PreflightFailed(GitHubError):
@@ -145,6 +136,7 @@ def preflight(token: str) -> Viewer:
             "Try again in a moment.",
         ) from None
     _check_scopes(viewer.scopes)
+    remember_owner(token_key(token), viewer.id)  # gate this token with its user's others
     return viewer
 
 
@@ -266,9 +258,9 @@ def _fetch_pages(token: str, urls: list[str]) -> list[list[Repository]]:
     local = threading.local()
 
     def fetch(url: str) -> list[Repository]:
-        if not hasattr(local, "github"):
-            local.github = make_github(token)  # one keep-alive connection per thread
-        _, data = _get(token, url, {}, github=local.github)
+        if not hasattr(local, "session"):
+            local.session = Session(token)  # one keep-alive connection per thread
+        _, data = _get(token, url, {}, session=local.session)
         return _parse_repositories(data)
 
     with ThreadPoolExecutor(PAGE_CONCURRENCY, thread_name_prefix="github-pages") as pool:
@@ -351,39 +343,15 @@ def _reset_at(headers: Any) -> datetime | None:
     return None
 
 
-# -- transport ---------------------------------------------------------------------------------
+# -- transport: the sync's own, through the rate-limit gate -----------------------------------
 
 
 def _get(
-    token: str, url: str, params: dict[str, Any], *, github: Any = None
+    token: str, url: str, params: dict[str, Any], *, session: Session | None = None
 ) -> tuple[dict[str, Any], Any]:
-    requester = (github or make_github(token)).requester
     try:
-        return requester.requestJsonAndCheck("GET", url, parameters=params or None)
-    except BadCredentialsException:
-        raise BadCredentials("GitHub access was revoked: reconnect GitHub.") from None
-    except GithubException as error:
-        raise _domain_error(error) from None
-    except requests.RequestException:
-        raise Transient("GitHub could not be reached; try again shortly.") from None
+        return (session or Session(token)).rest_get(url, params or None)
+    except GitHubError:
+        raise
     except ValueError:  # the body is not JSON
         raise Transient("GitHub sent an answer that is not JSON; try again shortly.") from None
-
-
-def _domain_error(error: GithubException) -> GitHubError:
-    status = error.status
-    headers = error.headers or {}
-    if status == 404:
-        return NotFound("GitHub could not find it, or this account may not see it.")
-    if status == 429 or (status == 403 and headers.get("x-ratelimit-remaining") == "0"):
-        reset = _reset_at(headers) or datetime.now(UTC) + timedelta(minutes=1)
-        return RateLimited(
-            f"GitHub's rate limit for your account is used up until {reset:%H:%M} UTC.",
-            resource=str(headers.get("x-ratelimit-resource") or "core"),
-            reset_at=reset,
-        )
-    if status >= 500:
-        return Transient(f"GitHub answered {status}; try again shortly.")
-    if status == 403 and "retry-after" in headers:
-        return Transient("GitHub asked us to slow down; try again in a minute.")
-    return GitHubError(f"GitHub refused the request ({status}).")

@@ -15,6 +15,8 @@ from sync.github import queries
 from sync.github.client import Session, parse_time
 from sync.github.errors import RepositoryGone, Transient
 
+GHOST_LOGIN = "ghost"  # GitHub's name for every deleted account
+
 # A page is written only once its follow-ups are in, so a follow-up that fails throws the
 # page's earlier answers away. A passing failure of one (5xx, a timeout, a cut body) is tried
 # again here first, briefly; the engine's visible retries take over if it persists.
@@ -90,10 +92,28 @@ class TimesPage:
 
 
 def fetch_pull_requests(
-    session: Session, *, owner: str, name: str, first: int, after: str | None
+    session: Session,
+    *,
+    owner: str,
+    name: str,
+    first: int,
+    after: str | None,
+    reviews: int = queries.NESTED_REVIEWS,
+    commits: int = queries.NESTED_COMMITS,
 ) -> PullRequestPage:
-    """Fetch one page of a repository's pull requests, newest update first, fully nested."""
-    variables = {"owner": owner, "name": name, "first": first, "after": after}
+    """Fetch one page of a repository's pull requests, newest update first, fully nested.
+
+    ``reviews`` and ``commits`` are the nested page sizes; what they cut short is fetched by
+    :func:`complete_pull_request`.
+    """
+    variables = {
+        "owner": owner,
+        "name": name,
+        "first": first,
+        "after": after,
+        "reviews": reviews,
+        "commits": commits,
+    }
     data = session.graphql(queries.PULL_REQUESTS_QUERY, variables, cost=queries.page_cost(first))
     connection = _pull_requests(data)
     pulls, skipped = [], []
@@ -211,7 +231,7 @@ def _pull(node: Any, skipped: list[Skipped]) -> PullRequestData:
         title=str(node["title"])[:1000],
         state=state,
         draft=bool(node["isDraft"]),
-        author_login=_login(node.get("author")),
+        author_login=_author(node.get("author")),
         created_at=_time(node["createdAt"]),
         updated_at=_time(node["updatedAt"]),
         closed_at=parse_time(node.get("closedAt")),
@@ -234,7 +254,7 @@ def _review(node: Any) -> ReviewData:
         github_id=int(node["fullDatabaseId"]),
         state=str(node["state"]),
         submitted_at=parse_time(node.get("submittedAt")),
-        author_login=_login(node.get("author")),
+        author_login=_author(node.get("author")),
     )
 
 
@@ -292,6 +312,11 @@ def _page_info(connection: Any) -> dict[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def _author(actor: Any) -> str:
+    # GitHub: a deleted account is `author: null` in GraphQL and the "ghost" user in REST.
+    return _login(actor) if actor is not None else GHOST_LOGIN
 
 
 def _login(actor: Any) -> str:

@@ -38,19 +38,22 @@ PULL_REQUEST_FIELDS = f"""
         deletions
         changedFiles
         {ACTOR_FIELDS}
-        reviews(first: {NESTED_REVIEWS}) {{
+        reviews(first: $reviews) {{
           totalCount
           pageInfo {{ hasNextPage endCursor }}
           nodes {{ {REVIEW_FIELDS} }}
         }}
-        commits(first: {NESTED_COMMITS}) {{
+        commits(first: $commits) {{
           totalCount
           pageInfo {{ hasNextPage endCursor }}
           nodes {{ {COMMIT_FIELDS} }}
         }}"""
 
 PULL_REQUESTS_QUERY = f"""
-query PullRequestPage($owner: String!, $name: String!, $first: Int!, $after: String) {{
+query PullRequestPage(
+  $owner: String!, $name: String!, $first: Int!, $after: String,
+  $reviews: Int = {NESTED_REVIEWS}, $commits: Int = {NESTED_COMMITS}
+) {{
   {RATE_LIMIT_FIELDS}
   repository(owner: $owner, name: $name) {{
     pullRequests(first: $first, after: $after, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{

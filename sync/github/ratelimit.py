@@ -1,10 +1,11 @@
-"""One token's GitHub limits shared by every worker process, through Redis.
+"""One GitHub user's limits shared by every worker process, through Redis.
 
 GitHub: at most 100 concurrent requests per token, and hourly budgets per user (REST "core"
 requests, GraphQL points) that reset at ``x-ratelimit-reset``. Workers of every process take a
 slot before each request (a sorted set of leases, so a killed process's slots expire) and write
 the budget each answer reports, so a spent budget is known everywhere without another request.
-Keys hold a hash of the token, never the token.
+Keys hold the GitHub user id (or a hash of the token until its owner is known), never the
+token.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ DEFAULT_MAX_CONCURRENT = 8
 # Points kept back from every budget for the user's own use of GitHub and our web pages.
 DEFAULT_RESERVE = {"core": 50, "graphql": 50}
 SLOT_WAIT_S = 3.0
+OWNER_TTL_S = 90 * 86400  # refreshed at every sign-in
 
 _ACQUIRE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -133,6 +135,19 @@ class Gate:
                 resource=resource,
                 reset_at=reset_at,
             )
+
+
+def gate_key(token_key: str, user_id: int | None = None) -> str:
+    """Return the gate's name: the GitHub user's id when known (GitHub's budgets are per user)."""
+    if user_id is None:
+        stored = _redis().get(f"{settings.REDIS_PREFIX}:github:owner:{token_key}")
+        user_id = int(stored) if stored else None
+    return f"user:{user_id}" if user_id is not None else token_key
+
+
+def remember_owner(token_key: str, user_id: int) -> None:
+    """Remember whose token this is, so every process gates it with the user's other tokens."""
+    _redis().set(f"{settings.REDIS_PREFIX}:github:owner:{token_key}", user_id, ex=OWNER_TTL_S)
 
 
 def max_concurrent() -> int:

@@ -52,6 +52,7 @@ def web(
         SLACK_URL=slack_sandbox.slack_url,
     )
     server.start()
+    jira_sandbox.control.set_callback_url(f"{server.url}/onboarding/github/callback/")
     try:
         yield server.url
     finally:

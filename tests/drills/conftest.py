@@ -48,6 +48,7 @@ def web(
         SLACK_URL=github.slack_url,
     )
     server.start()
+    github.control.set_callback_url(f"{server.url}/onboarding/github/callback/")
     yield server
     server.stop()
     dramatiq.get_broker().flush_all()  # no message queued here may reach a later worker

@@ -73,6 +73,7 @@ def web(
         GITHUB_CLIENT_SECRET=CLIENT_SECRET,
     )
     server.start()
+    crowd.control.set_callback_url(f"{server.url}/onboarding/github/callback/")
     yield server.url
     server.stop()
 

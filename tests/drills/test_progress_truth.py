@@ -16,8 +16,7 @@ from django.utils import timezone
 from benchmarks import progress_truth
 from sandbox.testing import RunningSandbox, start_sandbox
 from sync import services
-from sync.github.client import Session
-from sync.github.org import list_repositories
+from sync.github.orgs import list_org_repos
 from sync.models import PullRequest, SyncJob, Team, TrackedRepository
 from tests.browser.servers import DaphneServer
 from tests.conftest import ARTIFACTS
@@ -56,7 +55,7 @@ def acme(team: Team, alice: User, big_github: RunningSandbox, settings: object) 
     tracked = track_all(team, token)  # the unarchived ones: more than REPOS
     kept = {repo.full_name for repo in tracked[:REPOS]}
     # The others (archived ones too) leave GitHub, so that its truth is of the REPOS imported.
-    for repo in list_repositories(Session(token), org="acme"):
+    for repo in list_org_repos(token, "acme"):
         if repo.full_name not in kept:
             big_github.control.delete_repo(*repo.full_name.split("/"))
     TrackedRepository.objects.filter(team=team).exclude(full_name__in=kept).delete()

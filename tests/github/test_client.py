@@ -17,7 +17,8 @@ from sync.github.errors import (
     SSORequired,
     Transient,
 )
-from sync.github.org import list_members, list_repositories
+from sync.github.org import list_members
+from sync.github.orgs import list_org_repos
 from tests.sync.importing import forget_github_budgets
 
 GRAPHQL = "^/api/graphql"
@@ -43,9 +44,9 @@ def test_it_reads_members_with_their_roles(token: str) -> None:
 
 
 def test_it_reads_the_organization_repositories(token: str) -> None:
-    repositories = list_repositories(Session(token), org="acme")
+    repositories = list_org_repos(token, "acme")
 
-    assert [r.full_name for r in repositories][:2] == ["acme/api", "acme/auth"]
+    assert sorted(r.full_name for r in repositories)[:2] == ["acme/api", "acme/auth"]
     assert all(r.pushed_at is not None for r in repositories)
 
 
@@ -214,3 +215,20 @@ def test_it_caps_concurrent_requests_of_a_token_across_clients(
 
     assert errors == []
     assert max(github.control.counters()["max_concurrency"].values()) == 3
+
+
+def test_it_gates_every_token_of_one_github_user_together(
+    token: str, github: RunningSandbox
+) -> None:
+    from sync.github import orgs
+
+    other = github.control.issue_token("mona", ["read:org", "repo"])
+    viewer = orgs.preflight(token)
+    orgs.preflight(other)
+    github.control.set_budget(token=token, resource="graphql", remaining=10, reset_in=600)
+    _page(Session(token))
+
+    with pytest.raises(RateLimited):  # the budget the first token saw spent, known at once
+        _page(Session(other))
+    assert Session(other).gate.key == Session(token).gate.key
+    assert Session(other).gate.key.endswith(f":github:user:{viewer.id}")

@@ -26,6 +26,7 @@ from sync import accounts
 from sync.fields import Secret
 from sync.github import orgs
 from sync.models import GitHubAccount, IntegrationCredential, Membership
+from tests.conftest import TEST_CLIENT_CALLBACK
 
 # The sandbox's OAuth app (its --client-id/--client-secret defaults).
 CLIENT_ID = "sandbox-client-id"
@@ -169,7 +170,10 @@ def acme(alice: User, alice_github: Identity) -> Membership:
 @pytest.fixture(scope="session")
 def many_orgs() -> Iterator[RunningSandbox]:
     """A sandbox where mona belongs to more organizations than one page holds."""
-    running = start_sandbox("--seed", "5", "--orgs", "103", "--repos", "3", "--prs", "20")
+    running = start_sandbox(
+        "--seed", "5", "--orgs", "103", "--repos", "3", "--prs", "20",
+        "--callback-url", TEST_CLIENT_CALLBACK,
+    )  # fmt: skip
     yield running
     running.stop()
 
@@ -177,6 +181,9 @@ def many_orgs() -> Iterator[RunningSandbox]:
 @pytest.fixture(scope="session")
 def big_org() -> Iterator[RunningSandbox]:
     """A sandbox whose acme has 30 repositories, three of them archived."""
-    running = start_sandbox("--seed", "9", "--repos", "30", "--prs", "60", "--members", "4")
+    running = start_sandbox(
+        "--seed", "9", "--repos", "30", "--prs", "60", "--members", "4",
+        "--callback-url", TEST_CLIENT_CALLBACK,
+    )  # fmt: skip
     yield running
     running.stop()

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.test import Client
@@ -11,6 +13,7 @@ from django.urls import reverse
 
 from sandbox.testing import RunningSandbox
 from sync.models import GitHubAccount, IntegrationCredential
+from tests.conftest import TEST_CLIENT_CALLBACK
 from tests.onboarding.personas import CLIENT_ID, authorize_on_github
 
 
@@ -219,3 +222,31 @@ def test_it_offers_a_sign_out_button_to_a_signed_in_user(client: Client, alice: 
     client.force_login(alice)
     page = client.get(reverse("onboarding:start")).content.decode()
     assert f'<form method="post" action="{reverse("onboarding:sign_out")}"' in page
+
+
+@pytest.fixture
+def misregistered(gh: RunningSandbox) -> Iterator[RunningSandbox]:
+    """The OAuth app registered with another callback URL than this site's."""
+    gh.control.set_callback_url("http://testserver/registered/callback/")
+    yield gh
+    gh.control.set_callback_url(TEST_CLIENT_CALLBACK)
+
+
+def test_it_explains_a_redirect_uri_github_refuses(
+    client: Client, db: None, misregistered: RunningSandbox
+) -> None:
+    started = client.post(reverse("onboarding:github_connect"))
+    refused = requests.get(f"{started['Location']}&login=mona", allow_redirects=False, timeout=5)
+    back = urlsplit(refused.headers["Location"])
+    query = parse_qs(back.query)
+
+    response = client.get(
+        reverse("onboarding:github_callback"), {k: v[0] for k, v in query.items()}
+    )
+
+    assert back.path == "/registered/callback/"
+    assert query["error"] == ["redirect_uri_mismatch"]
+    assert response.status_code == 400
+    assert b"misconfigured" in response.content
+    assert b"callback URL" in response.content
+    assert not GitHubAccount.objects.exists()

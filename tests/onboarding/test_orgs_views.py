@@ -148,3 +148,40 @@ def test_it_opens_the_overview_of_a_team_that_is_already_set_up(
     client.force_login(acme.user)
     response = client.post(CHOOSE_ORG, {"org": "acme"})
     assert response["Location"] == reverse("onboarding:complete")
+
+
+def test_it_explains_an_organization_behind_saml_single_sign_on(
+    client: Client, alice: User, alice_github: Identity, gh: RunningSandbox
+) -> None:
+    gh.control.add_fault("^/api/v3/user/memberships/orgs/acme$", kind="sso")
+    client.force_login(alice)
+    response = client.post(CHOOSE_ORG, {"org": "acme"})
+    assert response.status_code == 403
+    assert b"requires SAML single sign-on" in response.content
+    assert not Team.objects.exists()
+
+
+def test_it_waits_out_a_secondary_limit_on_the_organizations_page(
+    client: Client, alice: User, alice_github: Identity, gh: RunningSandbox
+) -> None:
+    gh.control.add_fault("^/api/v3/user/orgs$", kind="secondary_limit", status=429, count=1)
+    client.force_login(alice)
+    limited = client.get(SELECT_ORG)
+    again = client.get(SELECT_ORG)
+    assert limited.status_code == 429
+    assert b"GitHub asked us to slow down" in limited.content
+    assert b"Try again in 60 seconds" in limited.content
+    assert again.status_code == 200 and b'data-testid="org-acme"' in again.content
+
+
+def test_it_never_imports_the_github_boundary_from_a_view() -> None:
+    import ast
+    from pathlib import Path
+
+    views = Path(__file__).resolve().parents[2] / "onboarding"
+    for path in views.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not [m for m in imported if m.startswith("sync.github.")], path
+        assert "sync.github" not in imported, path

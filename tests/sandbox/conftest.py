@@ -8,6 +8,7 @@ from github import Auth, Github
 from sandbox.testing import RunningSandbox, SandboxControl, start_sandbox
 
 SMALL_WORLD = ("--seed", "7", "--repos", "5", "--prs", "300", "--members", "12")
+CALLBACK = "http://127.0.0.1:8000/onboarding/callback/"  # the OAuth app's registered callback
 
 
 def make_github(api_url: str, token: str | None, **options: object) -> Github:
@@ -20,7 +21,7 @@ def make_github(api_url: str, token: str | None, **options: object) -> Github:
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[RunningSandbox]:
-    running = start_sandbox(*SMALL_WORLD)
+    running = start_sandbox(*SMALL_WORLD, "--callback-url", CALLBACK)
     yield running
     running.stop()
 

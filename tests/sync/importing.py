@@ -19,8 +19,7 @@ from django.contrib.auth.models import User
 
 from sandbox.github.world import truth_lines
 from sandbox.testing import RunningSandbox
-from sync.github.client import Session
-from sync.github.org import list_repositories
+from sync.github.orgs import list_org_repos
 from sync.models import (
     Integration,
     IntegrationCredential,
@@ -52,11 +51,11 @@ def connect(team: Team, user: User, sandbox: RunningSandbox, login: str = "mona"
 
 def track_all(team: Team, token: str) -> list[TrackedRepository]:
     """Track every unarchived repository of the team's organization."""
-    found = list_repositories(Session(token), org=team.github_org_login)
+    found = list_org_repos(token, team.github_org_login)
     return [
         TrackedRepository.objects.create(
             team=team,
-            github_id=repo.github_id,
+            github_id=repo.id,
             full_name=repo.full_name,
             private=repo.private,
             archived=repo.archived,
@@ -100,7 +99,7 @@ def truth_from_db(team: Team, *, exclude: TrackedRepository | None = None) -> di
     """Rebuild the sandbox's ground truth (counts and checksum) from the database, leaving out
     ``exclude`` (a repository GitHub no longer has, which the sandbox's truth leaves out)."""
     pulls = (
-        PullRequest.objects.filter(repository__team=team)
+        PullRequest.objects.filter(repository__team=team, deleted_at__isnull=True)
         .exclude(repository=exclude)
         .select_related("repository")
         .prefetch_related("reviews", "commits")

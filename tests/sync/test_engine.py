@@ -75,7 +75,10 @@ def test_it_imports_the_organization_exactly_as_github_has_it(
     long_tail = PullRequest.objects.annotate(c=Count("commits", distinct=True))
     assert long_tail.filter(c__gt=100).exists()
     assert PullRequest.objects.annotate(r=Count("reviews")).filter(r__gt=50).exists()
-    people = PullRequest.objects.exclude(author_login__endswith="[bot]")  # apps are not members
+    # Apps are not members, nor are deleted accounts (GitHub's "ghost").
+    people = PullRequest.objects.exclude(author_login__endswith="[bot]").exclude(
+        author_login="ghost"
+    )
     assert people.exists() and not people.filter(author=None).exists()
     assert PullRequest.objects.filter(author_login__endswith="[bot]").exists()
     assert not Review.objects.filter(author=None).exists()

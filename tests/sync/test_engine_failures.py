@@ -60,13 +60,13 @@ def _repo(state: dict[str, Any], status: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     "fault",
     [
-        {"kind": "status", "status": 502},
         {"kind": "status", "status": 503},
-        {"kind": "delay", "delay_s": 2.5},
         {"kind": "malformed_json"},
         {"kind": "secondary_limit", "retry_after": 1},
     ],
-    ids=["502", "503", "timeout", "malformed-body", "secondary-limit"],
+    # A GraphQL 502/504 or a slow answer (a client timeout) is GitHub giving up on the query:
+    # it asks for smaller pages instead (test_engine_github_shapes.py).
+    ids=["503", "malformed-body", "secondary-limit"],
 )
 def test_it_retries_a_transient_failure_showing_the_attempt(
     acme: Team, github: RunningSandbox, fault: dict[str, Any]
@@ -78,8 +78,12 @@ def test_it_retries_a_transient_failure_showing_the_attempt(
         events.wait_for_state(lambda s: s["status"] == SyncJob.Status.SUCCEEDED)
 
     assert job.status == SyncJob.Status.SUCCEEDED
+    # (under load a client timeout may come first: it asks for smaller pages, not an attempt)
     retrying = next(
-        repo for state in events.states() for repo in _repo(state, RepoSync.Status.RETRYING)
+        repo
+        for state in events.states()
+        for repo in _repo(state, RepoSync.Status.RETRYING)
+        if not repo["error_message"].startswith("GitHub is slow")
     )
     assert ATTEMPT.search(retrying["error_message"]), retrying["error_message"]
     assert retrying["retry_at"] is not None
