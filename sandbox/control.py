@@ -35,7 +35,8 @@ control API (JSON in/out, no auth; all under /_sandbox):
                                               secondary_limit|sso|timeout, status?, body?,
                                               delay_s?, retry_after?, shape? (timeout:
                                               502|504|data_null|hang), count? (first N
-                                              matches), fraction? (share of matches, seeded)}
+                                              matches), fraction? (share of matches, seeded),
+                                              after? (let the first N matches through)}
                                               -> {id}; a GraphQL timeout is charged
   DELETE /_sandbox/faults                     remove every fault
   POST   /_sandbox/budget                     {token? | login?, resource: core|graphql,

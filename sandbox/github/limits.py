@@ -150,6 +150,7 @@ class Fault:
     fraction: float | None = None
     retry_after: int = 60
     shape: str = "502"  # timeout faults: one of TIMEOUT_SHAPES
+    after: int = 0  # matching requests let through before the fault may fire
     matched: int = 0
     fired: int = 0
 
@@ -166,6 +167,7 @@ class Fault:
             "fraction": self.fraction,
             "retry_after": self.retry_after,
             "shape": self.shape,
+            "after": self.after,
             "matched": self.matched,
             "fired": self.fired,
         }
@@ -412,6 +414,7 @@ class Limits:
                 fraction=float(spec["fraction"]) if spec.get("fraction") is not None else None,  # type: ignore[arg-type]
                 retry_after=_optional_int(spec.get("retry_after")) or 60,
                 shape=shape,
+                after=_optional_int(spec.get("after")) or 0,
             )
             self.faults.append(fault)
             return fault
@@ -434,6 +437,8 @@ class Limits:
             return None
 
     def _fires(self, fault: Fault) -> bool:
+        if fault.matched <= fault.after:
+            return False
         if fault.count is not None and fault.fired >= fault.count:
             return False
         if fault.fraction is None:

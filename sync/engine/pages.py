@@ -97,6 +97,8 @@ def sync_page(repo_sync_id: int, *, page: int) -> list[Step]:
     except Stopped:
         return []
     except BadCredentials:
+        if _token_replaced(repo_sync.job.team_id, token.token):
+            return [SendPage(repo_sync_id, page)]  # again, with the team's new token
         state.job_failed(repo_sync.job_id, code="token_revoked", message=state.REVOKED)
         return []
     except RateLimited as error:
@@ -117,6 +119,18 @@ def sync_page(repo_sync_id: int, *, page: int) -> list[Step]:
     except GitHubError as error:
         return state.repo_failed(repo_sync_id, code="github_error", message=str(error))
     return _checkpoint(repo_sync, page, fetched, session.points, session.gate.remaining("graphql"))
+
+
+def _token_replaced(team_id: int, used: str) -> bool:
+    """Whether the team's token changed since ``used`` was read (reconnected meanwhile).
+
+    A page that began before a reconnect and meets the old token's revocation after it says
+    nothing about the job: the job goes on with the new token.
+    """
+    try:
+        return team_token(team_id).token != used
+    except MissingToken:
+        return False
 
 
 def _owner_left(session: Session, repo_sync: RepoSync, owner_id: int) -> bool:
