@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-CONTEXT_KEYS = ("job_id", "team_id", "repo_id", "repository", "message_id")
+CONTEXT_KEYS = ("job_id", "team_id", "repository_id", "repo_id", "repository", "message_id")
 _context: contextvars.ContextVar[dict[str, object] | None] = contextvars.ContextVar(
     "log_context", default=None
 )

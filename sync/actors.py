@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 
 import dramatiq
+from django.db import DatabaseError
 from dramatiq.middleware import TimeLimitExceeded
 
+from project.logs import bind
 from sync import credentials, engine
 from sync.crypto import DecryptionError
 from sync.engine.tokens import MissingToken
 from sync.github.errors import BadCredentials, RepositoryUnavailable
-from sync.models import Integration, Team
+from sync.models import Integration, RepoSync, Team
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +48,33 @@ def start_sync_job(job_id: int) -> None:
 @dramatiq.actor(max_retries=5, min_backoff=2_000, max_backoff=60_000, time_limit=PAGE_TIME_LIMIT_MS)
 def sync_repository_page(repo_sync_id: int, page: int) -> None:
     """Sync one page of one repository, then send the next page (or finish the job)."""
+    with bind(**_page_log_ids(repo_sync_id)):
+        try:
+            steps = engine.sync_page(repo_sync_id, page=page)
+        except (Exception, TimeLimitExceeded) as error:
+            logger.exception("page crashed repo_sync=%s page=%s", repo_sync_id, page)
+            steps = engine.page_crashed(repo_sync_id, page=page, error=error)
+        send_steps(steps)
+
+
+def _page_log_ids(repo_sync_id: int) -> dict[str, object]:
+    """Return the ids every log line of a page carries (only the row's id if it is unreadable)."""
     try:
-        steps = engine.sync_page(repo_sync_id, page=page)
-    except (Exception, TimeLimitExceeded) as error:
-        logger.exception("page crashed repo_sync=%s page=%s", repo_sync_id, page)
-        steps = engine.page_crashed(repo_sync_id, page=page, error=error)
-    send_steps(steps)
+        row = (
+            RepoSync.objects.filter(pk=repo_sync_id)
+            .values("job_id", "job__team_id", "repository_id")
+            .first()
+        )
+    except DatabaseError:  # the page itself meets the outage and reports it
+        row = None
+    if row is None:
+        return {"repo_sync_id": repo_sync_id}
+    return {
+        "job_id": row["job_id"],
+        "team_id": row["job__team_id"],
+        "repository_id": row["repository_id"],
+        "repo_sync_id": repo_sync_id,
+    }
 
 
 @dramatiq.actor(max_retries=5, min_backoff=1_000, max_backoff=30_000, time_limit=60_000)
