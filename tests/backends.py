@@ -2,12 +2,13 @@
 
 PostgreSQL when DATABASE_URL is set, SQLite otherwise; Redis at REDIS_URL when set,
 otherwise an embedded Redis-protocol server started here. With REQUIRE_REAL_BACKENDS=1 (CI)
-the run stops at once unless both are the real servers.
+the run stops at once unless both are the real servers and `redis-server` is installed.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 import pytest
@@ -46,6 +47,10 @@ def _require_real_backends() -> None:
         problems.append(f"database is {connection.vendor}, not postgresql")
     if _EMBEDDED_REDIS:
         problems.append("redis is the embedded fakeredis, not a Redis server")
+    if shutil.which("redis-server") is None:
+        # The Redis drill restarts a redis-server of its own; without one it would run on the
+        # embedded server only.
+        problems.append("redis-server is not installed (tests/drills/test_redis_restart.py)")
     if problems:
         pytest.exit("REQUIRE_REAL_BACKENDS is set but " + "; ".join(problems), returncode=3)
 
