@@ -33,7 +33,7 @@ class DaphneServer:
     def start(self) -> None:
         self.starts += 1
         log = self.log_dir / f"daphne-{self.starts}.log"
-        args = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "asgi:application"]
+        args = ["-m", "project.web", "-b", "127.0.0.1", "-p", str(self.port), "asgi:application"]
         if profile := os.environ.get("DAPHNE_PROFILE"):  # a cProfile dump, for benchmarks
             args = ["-m", "cProfile", "-o", profile, *args]
         self.process = Process(args, self.env, log)

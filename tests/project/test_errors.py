@@ -20,7 +20,7 @@ def daphne_without_database(tmp_path: Path) -> Iterator[str]:
     env = child_env(DATABASE_POOL_TIMEOUT="2")
     env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{_free_port()}/gone"
     port = _free_port()
-    args = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "asgi:application"]
+    args = ["-m", "project.web", "-b", "127.0.0.1", "-p", str(port), "asgi:application"]
     server = Process(args, env, tmp_path / "daphne.log")
     url = f"http://127.0.0.1:{port}"
     try:
@@ -52,4 +52,3 @@ def test_it_asks_a_signed_in_user_to_retry_later_without_touching_the_session(
     assert "cannot reach its database" in response.text
     assert 'href="/onboarding/sync/7/?from=start" data-testid="retry"' in response.text
     assert "Traceback" not in response.text
-
