@@ -8,6 +8,7 @@ key, the encryption keys and the allowed hosts are configured.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -109,9 +110,34 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 # Test runs name their own database, so that runs side by side never share one.
 TEST_DATABASE_NAME = os.environ.get("TEST_DATABASE_NAME", "test")
+# Connections, bounded per process. Under ASGI each request's sync code runs in a fresh thread,
+# whose persistent connection only a garbage collection closes (Django ticket #33497), so the
+# web process never keeps one: it takes them from a pool of at most DATABASE_POOL_SIZE (0: a
+# new connection per request, closed at its end), and a request that waits longer than
+# DATABASE_POOL_TIMEOUT for one is answered 503, as when the database is down. Measured with
+# tests/drills/test_load.py (20 users at once): the pool peaked at its 10, without it Daphne
+# held one per user in flight (20). Dramatiq's worker processes (`rundramatiq` execs
+# `dramatiq django_dramatiq.setup ...`) run a fixed set of long-lived threads that keep their
+# connection (django_dramatiq closes it when too old or broken): one per thread at most.
+IS_WORKER = "django_dramatiq.setup" in sys.argv
+DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "10"))
+DATABASE_POOL_TIMEOUT = float(os.environ.get("DATABASE_POOL_TIMEOUT", "10"))
+DATABASE_WORKER_CONN_MAX_AGE = int(os.environ.get("DATABASE_WORKER_CONN_MAX_AGE", "600"))
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=DATABASE_WORKER_CONN_MAX_AGE if IS_WORKER else 0
+        )
+    }
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if postgresql and DATABASE_POOL_SIZE and not IS_WORKER:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DATABASE_POOL_SIZE,
+            "timeout": DATABASE_POOL_TIMEOUT,
+            "max_idle": 60,  # seconds an unused connection beyond the first is kept
+        }
     DATABASES["default"]["TEST"] = {"NAME": f"{TEST_DATABASE_NAME}_{DATABASES['default']['NAME']}"}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # Worker threads write concurrently: wait for the lock and take it up front, unless

@@ -14,10 +14,12 @@ the full-size version beside a baseline.
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Iterator
 
 import dramatiq
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 
 from benchmarks.bench_load import team_table
@@ -38,6 +40,7 @@ from sandbox.testing import RunningSandbox, start_sandbox
 from sync.models import Membership, SyncJob
 from tests.browser.servers import DaphneServer
 from tests.conftest import ARTIFACTS
+from tests.drills.pg_connections import ConnectionSampler
 from tests.processes import Process
 from tests.sync.importing import (
     forget_github_budgets,
@@ -61,9 +64,9 @@ def crowd() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture
-def web(
+def daphne(
     request: pytest.FixtureRequest, transactional_db: None, crowd: RunningSandbox
-) -> Iterator[str]:
+) -> Iterator[DaphneServer]:
     crowd.control.reset()
     forget_github_budgets()
     server = DaphneServer(
@@ -74,7 +77,7 @@ def web(
     )
     server.start()
     crowd.control.set_callback_url(f"{server.url}/onboarding/github/callback/")
-    yield server.url
+    yield server
     server.stop()
 
 
@@ -108,15 +111,25 @@ def _teams(crowd: RunningSandbox, web: str) -> list[Onboarding]:
     "pool", [(2, 8), (1, 1)], ids=["compose-pool", "one-thread"], indirect=True
 )
 def test_it_imports_twenty_teams_onboarding_at_once_without_starving_any(
-    web: str, pool: Process, crowd: RunningSandbox
+    daphne: DaphneServer, pool: Process, crowd: RunningSandbox
 ) -> None:
-    teams = _teams(crowd, web)
+    teams = _teams(crowd, daphne.url)
+    assert daphne.process is not None
 
-    onboard_at_once(teams, ready=lambda: wait_members_synced(teams), lead=1)
-    wait_all_finished([team.job_id for team in teams], timeout=300)
+    with ConnectionSampler(daphne.process.popen.pid) as web_connections:
+        onboard_at_once(teams, ready=lambda: wait_members_synced(teams), lead=1)
+        wait_all_finished([team.job_id for team in teams], timeout=300)
+        time.sleep(1)  # Daphne idle: what it holds now, it holds until something closes it
+    idle, _ = web_connections.sample()
 
     times = team_times(teams)
     print(f"\n{team_table(times)}")
+    peak = web_connections.counts.peak
+    print(f"Daphne's database connections (pg_stat_activity): peak {peak}, idle {idle}")
+    # Bounded: never more than its pool; once the crowd is gone, none but the pool's are kept.
+    cap = settings.DATABASE_POOL_SIZE
+    assert idle <= cap, web_connections.counts.history
+    assert peak <= (cap or len(teams)), web_connections.counts.history
     # All complete, each exactly: nothing lost, nothing doubled.
     assert [t.status for t in times] == [SyncJob.Status.SUCCEEDED] * TEAMS
     for team in teams:
