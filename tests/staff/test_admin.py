@@ -74,3 +74,26 @@ def test_it_never_shows_a_token_in_the_admin(admin_client: Client, alice: User) 
 
     assert "repo" in html
     assert "gho_secret_token_value" not in html
+
+
+@pytest.mark.parametrize("model", ["syncjob", "auditevent"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "created_at__year=9999",
+        "created_at__year=9999&created_at__month=12",
+        "created_at__year=9999&created_at__month=12&created_at__day=31",
+    ],
+)
+def test_it_answers_400_to_a_date_filter_past_the_calendar(
+    admin_client: Client, model: str, query: str
+) -> None:
+    response = admin_client.get(f"/admin/sync/{model}/?{query}")
+
+    assert response.status_code == 400
+
+
+def test_it_still_filters_by_a_date_in_range(admin_client: Client) -> None:
+    response = admin_client.get("/admin/sync/syncjob/?created_at__year=2026&created_at__month=12")
+
+    assert response.status_code == 200
