@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 import redis
 import redis.backoff
 import redis.retry
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -34,10 +36,23 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or (["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-if env_bool("BEHIND_PROXY", False):
+# HTTPS only with DEBUG off (`manage.py check --deploy` passes on the defaults): plain http is
+# redirected, cookies are Secure and browsers are told to stay on https (HSTS). Behind a proxy
+# that terminates TLS set BEHIND_PROXY, or every request looks like http and is redirected
+# forever. `make run` (DEBUG on) and the tests (tests/backends.py) serve plain http on localhost.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers and orchestrators probe over plain http inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preloading is the domain owner's decision (a submission to hstspreload.org, hard to undo).
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 # Fernet keys for tokens at rest: the first encrypts, every listed key decrypts.
 ENCRYPTION_KEYS = env_list("ENCRYPTION_KEYS")
@@ -71,6 +86,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_dramatiq",
+    "axes",
     "sync",
     "onboarding",
     "staff",
@@ -85,6 +101,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "project.middleware.no_store_for_sessions",
+    # Last, as django-axes asks: it answers a locked-out admin sign-in.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -253,7 +273,43 @@ SYNC_SOCKET_MAX_AGE = int(os.environ.get("SYNC_SOCKET_MAX_AGE", str(23 * 3600)))
 # Progress sockets one user may hold open in one web process (more close with 4409).
 SYNC_SOCKETS_PER_USER = int(os.environ.get("SYNC_SOCKETS_PER_USER", "20"))
 
-AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+# Users sign in with GitHub; only staff have passwords, for /admin/login/. django-axes locks a
+# username from an address after AXES_FAILURE_LIMIT wrong passwords for AXES_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ONLY_ADMIN_SITE = True  # the address is REMOTE_ADDR: behind a proxy, Daphne's --proxy-headers
+
+# Scripts and styles from this site only: no inline script, no eval, no <style> element (htmx's
+# indicator styles are off: templates/base.html, static/css/app.css). Style attributes stay
+# allowed: the progress bar's width is one, and they cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 LOGIN_URL = "/onboarding/start/"
 # The repository picker posts one field per chosen repository; organizations have thousands.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000

@@ -24,6 +24,9 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("ENCRYPTION_KEYS", "x7rL0Ulh2c3jc6M1d3JXW1dnpzZxQp3Kqn2E3mYkP4A=")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 os.environ.setdefault("DEBUG", "0")
+# Production's defaults with DEBUG off, but over plain http on localhost.
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SECURE_COOKIES", "0")
 # A prefix and a database of our own, so a run never meets another run's messages or rows.
 _RUN = uuid.uuid4().hex[:8]
 os.environ["REDIS_PREFIX"] = f"test-{_RUN}"
