@@ -103,7 +103,9 @@ class Socket:
 def rows() -> dict[str, list[dict[str, Any]]]:
     """Every row the product keeps (users and the sync app's tables), to compare over a drill."""
     models: list[type[Model]] = [User, *apps.get_app_config("sync").get_models()]
-    return {model._meta.label: list(model.objects.order_by("pk").values()) for model in models}
+    return {
+        model._meta.label: list(model._default_manager.order_by("pk").values()) for model in models
+    }
 
 
 def assert_page(response: requests.Response, status: int, *texts: str) -> None:
