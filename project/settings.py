@@ -11,6 +11,7 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import redis
@@ -204,7 +205,7 @@ CHANNEL_LAYERS = {
 # a lost connection so that they reconnect to a snapshot (sync.fanout).
 BROKER_REDIS_RETRY = redis.retry.Retry(redis.backoff.ConstantBackoff(0.5), retries=30)
 
-DRAMATIQ_BROKER = {
+DRAMATIQ_BROKER: dict[str, Any] = {
     "BROKER": "dramatiq.brokers.redis.RedisBroker",
     "OPTIONS": {
         "url": REDIS_URL,

@@ -27,7 +27,7 @@ class ConnectionCounts:
 
 
 class ConnectionSampler:
-    """Sample a process's connections to this run's database every ``interval`` seconds."""
+    """Sample a process's connections (and its children's) to this run's database."""
 
     def __init__(self, pid: int, *, interval: float = 0.2) -> None:
         self.pid = pid
@@ -76,11 +76,19 @@ class ConnectionSampler:
 
     def _ports(self) -> list[int]:
         db_port = int(connection.settings_dict["PORT"] or 5432)
+        ports = []
         try:
-            sockets = psutil.Process(self.pid).net_connections(kind="tcp")
+            parent = psutil.Process(self.pid)
+            processes = [parent, *parent.children(recursive=True)]
         except psutil.NoSuchProcess:
             return []
-        return [s.laddr.port for s in sockets if s.raddr and s.raddr.port == db_port]
+        for process in processes:
+            try:
+                sockets = process.net_connections(kind="tcp")
+            except psutil.NoSuchProcess:
+                continue
+            ports += [s.laddr.port for s in sockets if s.raddr and s.raddr.port == db_port]
+        return ports
 
     def _count(self, conn: psycopg.Connection[tuple[int, int]]) -> tuple[int, int]:
         row = conn.execute(

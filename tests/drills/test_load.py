@@ -116,7 +116,9 @@ def test_it_imports_twenty_teams_onboarding_at_once_without_starving_any(
     teams = _teams(crowd, daphne.url)
     assert daphne.process is not None
 
-    with ConnectionSampler(daphne.process.popen.pid) as web_connections:
+    web_connections = ConnectionSampler(daphne.process.popen.pid)
+    worker_connections = ConnectionSampler(pool.popen.pid)
+    with web_connections, worker_connections:
         onboard_at_once(teams, ready=lambda: wait_members_synced(teams), lead=1)
         wait_all_finished([team.job_id for team in teams], timeout=300)
         time.sleep(1)  # Daphne idle: what it holds now, it holds until something closes it
@@ -126,10 +128,16 @@ def test_it_imports_twenty_teams_onboarding_at_once_without_starving_any(
     print(f"\n{team_table(times)}")
     peak = web_connections.counts.peak
     print(f"Daphne's database connections (pg_stat_activity): peak {peak}, idle {idle}")
+    worker_peak = worker_connections.counts.peak
+    print(f"the worker pool's database connections: peak {worker_peak}")
     # Bounded: never more than its pool; once the crowd is gone, none but the pool's are kept.
     cap = settings.DATABASE_POOL_SIZE
     assert idle <= cap, web_connections.counts.history
     assert peak <= (cap or len(teams)), web_connections.counts.history
+    # A worker holds one per thread, and one each for its heartbeat and watchdog threads.
+    args = [str(arg) for arg in pool.popen.args]  # type: ignore[union-attr]
+    processes, threads = (int(args[args.index(name) + 1]) for name in ("--processes", "--threads"))
+    assert worker_peak <= processes * (threads + 2), worker_connections.counts.history
     # All complete, each exactly: nothing lost, nothing doubled.
     assert [t.status for t in times] == [SyncJob.Status.SUCCEEDED] * TEAMS
     for team in teams:
