@@ -64,8 +64,21 @@ def crowd() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture
+def web_connections() -> ConnectionSampler:
+    return ConnectionSampler("daphne")
+
+
+@pytest.fixture
+def worker_connections() -> ConnectionSampler:
+    return ConnectionSampler("worker")
+
+
+@pytest.fixture
 def daphne(
-    request: pytest.FixtureRequest, transactional_db: None, crowd: RunningSandbox
+    request: pytest.FixtureRequest,
+    transactional_db: None,
+    crowd: RunningSandbox,
+    web_connections: ConnectionSampler,
 ) -> Iterator[DaphneServer]:
     crowd.control.reset()
     forget_github_budgets()
@@ -74,6 +87,7 @@ def daphne(
         GITHUB_API_URL=crowd.api_url,
         GITHUB_CLIENT_ID=CLIENT_ID,
         GITHUB_CLIENT_SECRET=CLIENT_SECRET,
+        **web_connections.env,
     )
     server.start()
     crowd.control.set_callback_url(f"{server.url}/onboarding/github/callback/")
@@ -82,12 +96,18 @@ def daphne(
 
 
 @pytest.fixture
-def pool(request: pytest.FixtureRequest, crowd: RunningSandbox) -> Iterator[Process]:
+def pool(
+    request: pytest.FixtureRequest, crowd: RunningSandbox, worker_connections: ConnectionSampler
+) -> Iterator[Process]:
     """One ``rundramatiq`` of ``request.param`` = (processes, threads)."""
     processes, threads = request.param
     log = ARTIFACTS / "logs" / f"worker-{request.node.name}.log"
     worker = start_sync_worker(
-        log, processes=processes, threads=threads, GITHUB_API_URL=crowd.api_url
+        log,
+        processes=processes,
+        threads=threads,
+        GITHUB_API_URL=crowd.api_url,
+        **worker_connections.env,
     )
     yield worker
     worker.stop()
@@ -111,18 +131,19 @@ def _teams(crowd: RunningSandbox, web: str) -> list[Onboarding]:
     "pool", [(2, 8), (1, 1)], ids=["compose-pool", "one-thread"], indirect=True
 )
 def test_it_imports_twenty_teams_onboarding_at_once_without_starving_any(
-    daphne: DaphneServer, pool: Process, crowd: RunningSandbox
+    daphne: DaphneServer,
+    pool: Process,
+    crowd: RunningSandbox,
+    web_connections: ConnectionSampler,
+    worker_connections: ConnectionSampler,
 ) -> None:
     teams = _teams(crowd, daphne.url)
-    assert daphne.process is not None
 
-    web_connections = ConnectionSampler(daphne.process.popen.pid)
-    worker_connections = ConnectionSampler(pool.popen.pid)
     with web_connections, worker_connections:
         onboard_at_once(teams, ready=lambda: wait_members_synced(teams), lead=1)
         wait_all_finished([team.job_id for team in teams], timeout=300)
         time.sleep(1)  # Daphne idle: what it holds now, it holds until something closes it
-    idle, _ = web_connections.sample()
+    idle = web_connections.sample()
 
     times = team_times(teams)
     print(f"\n{team_table(times)}")
