@@ -231,6 +231,7 @@ DRAMATIQ_BROKER: dict[str, Any] = {
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
         "sync.heartbeat.WorkerHeartbeat",
+        "project.logs.ActorLogContext",
     ],
 }
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]

@@ -14,7 +14,6 @@ import dramatiq
 from django.db import DatabaseError
 from dramatiq.middleware import TimeLimitExceeded
 
-from project.logs import bind
 from sync import credentials, engine
 from sync.crypto import DecryptionError
 from sync.engine.tokens import MissingToken
@@ -45,19 +44,7 @@ def start_sync_job(job_id: int) -> None:
     send_steps(engine.start_job(job_id))
 
 
-@dramatiq.actor(max_retries=5, min_backoff=2_000, max_backoff=60_000, time_limit=PAGE_TIME_LIMIT_MS)
-def sync_repository_page(repo_sync_id: int, page: int) -> None:
-    """Sync one page of one repository, then send the next page (or finish the job)."""
-    with bind(**_page_log_ids(repo_sync_id)):
-        try:
-            steps = engine.sync_page(repo_sync_id, page=page)
-        except (Exception, TimeLimitExceeded) as error:
-            logger.exception("page crashed repo_sync=%s page=%s", repo_sync_id, page)
-            steps = engine.page_crashed(repo_sync_id, page=page, error=error)
-        send_steps(steps)
-
-
-def _page_log_ids(repo_sync_id: int) -> dict[str, object]:
+def _page_log_ids(repo_sync_id: int, page: int = 0) -> dict[str, object]:
     """Return the ids every log line of a page carries (only the row's id if it is unreadable)."""
     try:
         row = (
@@ -75,6 +62,23 @@ def _page_log_ids(repo_sync_id: int) -> dict[str, object]:
         "repository_id": row["repository_id"],
         "repo_sync_id": repo_sync_id,
     }
+
+
+@dramatiq.actor(
+    max_retries=5,
+    min_backoff=2_000,
+    max_backoff=60_000,
+    time_limit=PAGE_TIME_LIMIT_MS,
+    log_ids=_page_log_ids,  # project.logs.ActorLogContext: every line of a page carries them
+)
+def sync_repository_page(repo_sync_id: int, page: int) -> None:
+    """Sync one page of one repository, then send the next page (or finish the job)."""
+    try:
+        steps = engine.sync_page(repo_sync_id, page=page)
+    except (Exception, TimeLimitExceeded) as error:
+        logger.exception("page crashed repo_sync=%s page=%s", repo_sync_id, page)
+        steps = engine.page_crashed(repo_sync_id, page=page, error=error)
+    send_steps(steps)
 
 
 @dramatiq.actor(max_retries=5, min_backoff=1_000, max_backoff=30_000, time_limit=60_000)

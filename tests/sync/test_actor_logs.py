@@ -48,12 +48,13 @@ def test_it_tags_every_line_of_a_page_with_its_job_team_and_repository(
         dramatiq.get_broker().flush_all()
 
     assert job.status == SyncJob.Status.SUCCEEDED
-    # The pages' GitHub requests, as urllib3 logs them from inside the page actor.
-    pages = [
-        line
-        for line in _json_lines(worker.output())
-        if line["logger"] == "urllib3.connectionpool" and "/api/graphql" in line["message"]
-    ]
-    assert pages, worker.output()[-2000:]
+    lines = _json_lines(worker.output())
+    pages = [line for line in lines if line.get("actor") == "sync_repository_page"]
+    # The pages' GitHub requests, as urllib3 logs them, are among them.
+    assert any(
+        line["logger"] == "urllib3.connectionpool" and "/api/graphql" in line["message"]
+        for line in pages
+    ), worker.output()[-2000:]
+    assert all(line["message_id"] for line in pages)
     assert {(line.get("job_id"), line.get("team_id")) for line in pages} == {(job.pk, team.pk)}
     assert {line.get("repository_id") for line in pages} == {repo.pk for repo in repositories}
