@@ -11,7 +11,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 
 from sync.models import SyncJob, Team
 from tests.browser.servers import DaphneServer
-from tests.sync.jobs import change_repo, make_job
+from tests.sync.jobs import change_job, make_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -36,8 +36,7 @@ def test_it_runs_the_live_progress_page_under_the_policy(
 
     response = page.goto(f"{daphne.url}/onboarding/sync/{job.pk}/")
     expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "connected")
-    change_repo(job, "acme/repo-1", prs_synced=50)
-    change_repo(job, "acme/repo-2", prs_synced=50)
+    change_job(job, prs_synced=100, percent=50)
 
     expect(page.get_by_test_id("percent")).to_have_text("50%")
     assert response is not None
