@@ -58,10 +58,12 @@ PRODUCTION = {
 }
 # What the tests set to serve plain http; production's defaults are what is checked here.
 HTTP_ONLY = ("SECURE_SSL_REDIRECT", "SECURE_COOKIES", "SECURE_HSTS_SECONDS")
+# Set by the browser tests in this process (Playwright's loop touches the ORM); never deployed.
+TEST_ONLY = ("DJANGO_ALLOW_ASYNC_UNSAFE",)
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in HTTP_ONLY}
+    clean = {k: v for k, v in os.environ.items() if k not in HTTP_ONLY + TEST_ONLY}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
