@@ -15,4 +15,4 @@ RUN useradd --system --uid 10001 --home-dir /app app \
 USER app
 
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "asgi:application"]
+CMD ["python", "-m", "project.web", "-b", "0.0.0.0", "-p", "8000", "asgi:application"]

@@ -17,9 +17,12 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest
 
+## lint: ruff and mypy (django-stubs loads settings: throwaway values with DEBUG off)
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	DEBUG=0 SECRET_KEY=mypy ENCRYPTION_KEYS=x7rL0Ulh2c3jc6M1d3JXW1dnpzZxQp3Kqn2E3mYkP4A= \
+	  ALLOWED_HOSTS=mypy $(VENV)/bin/mypy
 
 ## bench-sync: baseline vs engine on the sandbox at 50 ms (ARGS="--throughput" / "--memory")
 bench-sync: $(VENV)/.installed

@@ -91,7 +91,11 @@ def _create_database(url: str) -> None:
     config = dj_database_url.parse(url)
     if "postgresql" not in config["ENGINE"]:
         return
-    params = {"host": config["HOST"], "port": config["PORT"] or 5432, "user": config["USER"]}
+    params: dict[str, Any] = {
+        "host": config["HOST"],
+        "port": config["PORT"] or 5432,
+        "user": config["USER"],
+    }
     if config.get("PASSWORD"):
         params["password"] = config["PASSWORD"]
     with psycopg.connect(dbname="postgres", autocommit=True, **params) as connection:

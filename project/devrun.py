@@ -61,7 +61,9 @@ def main() -> None:
     )
     children.append(_child(["manage.py", "rundramatiq", "--processes", "1", "--threads", "4"], env))
     children.append(
-        _child(["-m", "daphne", "-b", "127.0.0.1", "-p", str(WEB_PORT), "asgi:application"], env)
+        _child(
+            ["-m", "project.web", "-b", "127.0.0.1", "-p", str(WEB_PORT), "asgi:application"], env
+        )
     )
     print(f"\n  Open http://127.0.0.1:{WEB_PORT}/  (Ctrl-C stops everything)\n", flush=True)
     try:

@@ -27,6 +27,7 @@ def start_embedded_redis(
     thread = threading.Thread(target=server.serve_forever, name="embedded-redis", daemon=True)
     thread.start()
     bound_host, bound_port = server.server_address[:2]
+    assert isinstance(bound_host, str)  # a TCP server's address, never a Unix socket's bytes
     return server, f"redis://{bound_host}:{bound_port}/0"
 
 

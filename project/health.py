@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable
 
 import dramatiq
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
@@ -30,9 +31,26 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "worker": _check(_worker),
     }
     ready = all(check["ok"] for check in checks.values())
-    return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
-    )
+    body: dict[str, object] = {"status": "ok" if ready else "unavailable"}
+    # Backend kinds and error text help an operator and an attacker alike.
+    if _may_see_details(request, database_ok=bool(checks["database"]["ok"])):
+        body["checks"] = checks
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+def _may_see_details(request: HttpRequest, *, database_ok: bool) -> bool:
+    """Return whether the caller is on this host or a signed-in staff user."""
+    try:
+        if ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback:
+            return True
+    except ValueError:
+        pass
+    if not database_ok:  # sessions live in the database: nobody is staff while it is down
+        return False
+    try:
+        return bool(request.user.is_staff)
+    except DatabaseError:
+        return False
 
 
 def _check(probe: Callable[[], str]) -> dict[str, object]:

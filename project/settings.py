@@ -8,12 +8,16 @@ key, the encryption keys and the allowed hosts are configured.
 from __future__ import annotations
 
 import os
+import sys
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import redis
 import redis.backoff
 import redis.retry
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -33,10 +37,23 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or (["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-if env_bool("BEHIND_PROXY", False):
+# HTTPS only with DEBUG off (`manage.py check --deploy` passes on the defaults): plain http is
+# redirected, cookies are Secure and browsers are told to stay on https (HSTS). Behind a proxy
+# that terminates TLS set BEHIND_PROXY, or every request looks like http and is redirected
+# forever. `make run` (DEBUG on) and the tests (tests/backends.py) serve plain http on localhost.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers and orchestrators probe over plain http inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preloading is the domain owner's decision (a submission to hstspreload.org, hard to undo).
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 # Fernet keys for tokens at rest: the first encrypts, every listed key decrypts.
 ENCRYPTION_KEYS = env_list("ENCRYPTION_KEYS")
@@ -70,6 +87,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_dramatiq",
+    "axes",
     "sync",
     "onboarding",
     "staff",
@@ -84,6 +102,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "project.middleware.no_store_for_sessions",
+    # Last, as django-axes asks: it answers a locked-out admin sign-in.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -109,9 +131,34 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 # Test runs name their own database, so that runs side by side never share one.
 TEST_DATABASE_NAME = os.environ.get("TEST_DATABASE_NAME", "test")
+# Connections, bounded per process. Under ASGI each request's sync code runs in a fresh thread,
+# whose persistent connection only a garbage collection closes (Django ticket #33497), so the
+# web process never keeps one: it takes them from a pool of at most DATABASE_POOL_SIZE (0: a
+# new connection per request, closed at its end), and a request that waits longer than
+# DATABASE_POOL_TIMEOUT for one is answered 503, as when the database is down. Measured with
+# tests/drills/test_load.py (20 users at once): the pool peaked at its 10, without it Daphne
+# held one per user in flight (20). Dramatiq's worker processes (`rundramatiq` execs
+# `dramatiq django_dramatiq.setup ...`) run a fixed set of long-lived threads that keep their
+# connection (django_dramatiq closes it when too old or broken): one per thread at most.
+IS_WORKER = "django_dramatiq.setup" in sys.argv
+DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "10"))
+DATABASE_POOL_TIMEOUT = float(os.environ.get("DATABASE_POOL_TIMEOUT", "10"))
+DATABASE_WORKER_CONN_MAX_AGE = int(os.environ.get("DATABASE_WORKER_CONN_MAX_AGE", "600"))
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=DATABASE_WORKER_CONN_MAX_AGE if IS_WORKER else 0
+        )
+    }
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if postgresql and DATABASE_POOL_SIZE and not IS_WORKER:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DATABASE_POOL_SIZE,
+            "timeout": DATABASE_POOL_TIMEOUT,
+            "max_idle": 60,  # seconds an unused connection beyond the first is kept
+        }
     DATABASES["default"]["TEST"] = {"NAME": f"{TEST_DATABASE_NAME}_{DATABASES['default']['NAME']}"}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # Worker threads write concurrently: wait for the lock and take it up front, unless
@@ -126,9 +173,9 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "db.sqlite3",
+            "NAME": str(VAR_DIR / "db.sqlite3"),
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
-            "TEST": {"NAME": VAR_DIR / f"{TEST_DATABASE_NAME}.sqlite3"},
+            "TEST": {"NAME": str(VAR_DIR / f"{TEST_DATABASE_NAME}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -158,7 +205,7 @@ CHANNEL_LAYERS = {
 # a lost connection so that they reconnect to a snapshot (sync.fanout).
 BROKER_REDIS_RETRY = redis.retry.Retry(redis.backoff.ConstantBackoff(0.5), retries=30)
 
-DRAMATIQ_BROKER = {
+DRAMATIQ_BROKER: dict[str, Any] = {
     "BROKER": "dramatiq.brokers.redis.RedisBroker",
     "OPTIONS": {
         "url": REDIS_URL,
@@ -184,6 +231,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
         "sync.heartbeat.WorkerHeartbeat",
+        "project.logs.ActorLogContext",
     ],
 }
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
@@ -227,7 +275,43 @@ SYNC_SOCKET_MAX_AGE = int(os.environ.get("SYNC_SOCKET_MAX_AGE", str(23 * 3600)))
 # Progress sockets one user may hold open in one web process (more close with 4409).
 SYNC_SOCKETS_PER_USER = int(os.environ.get("SYNC_SOCKETS_PER_USER", "20"))
 
-AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+# Users sign in with GitHub; only staff have passwords, for /admin/login/. django-axes locks a
+# username from an address after AXES_FAILURE_LIMIT wrong passwords for AXES_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ONLY_ADMIN_SITE = True  # the address is REMOTE_ADDR: behind a proxy, Daphne's --proxy-headers
+
+# Scripts and styles from this site only: no inline script, no eval, no <style> element (htmx's
+# indicator styles are off: templates/base.html, static/css/app.css). Style attributes stay
+# allowed: the progress bar's width is one, and they cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 LOGIN_URL = "/onboarding/start/"
 # The repository picker posts one field per chosen repository; organizations have thousands.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 
 import dramatiq
+from django.db import DatabaseError
 from dramatiq.middleware import TimeLimitExceeded
 
 from sync import credentials, engine
 from sync.crypto import DecryptionError
 from sync.engine.tokens import MissingToken
 from sync.github.errors import BadCredentials, RepositoryUnavailable
-from sync.models import Integration, Team
+from sync.models import Integration, RepoSync, Team
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,33 @@ def start_sync_job(job_id: int) -> None:
     send_steps(engine.start_job(job_id))
 
 
-@dramatiq.actor(max_retries=5, min_backoff=2_000, max_backoff=60_000, time_limit=PAGE_TIME_LIMIT_MS)
+def _page_log_ids(repo_sync_id: int, page: int = 0) -> dict[str, object]:
+    """Return the ids every log line of a page carries (only the row's id if it is unreadable)."""
+    try:
+        row = (
+            RepoSync.objects.filter(pk=repo_sync_id)
+            .values("job_id", "job__team_id", "repository_id")
+            .first()
+        )
+    except DatabaseError:  # the page itself meets the outage and reports it
+        row = None
+    if row is None:
+        return {"repo_sync_id": repo_sync_id}
+    return {
+        "job_id": row["job_id"],
+        "team_id": row["job__team_id"],
+        "repository_id": row["repository_id"],
+        "repo_sync_id": repo_sync_id,
+    }
+
+
+@dramatiq.actor(
+    max_retries=5,
+    min_backoff=2_000,
+    max_backoff=60_000,
+    time_limit=PAGE_TIME_LIMIT_MS,
+    log_ids=_page_log_ids,  # project.logs.ActorLogContext: every line of a page carries them
+)
 def sync_repository_page(repo_sync_id: int, page: int) -> None:
     """Sync one page of one repository, then send the next page (or finish the job)."""
     try:

@@ -10,6 +10,8 @@ Tokens are never shown.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest
 
 from sync import models
@@ -26,6 +28,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        try:
+            return super().get_changelist_instance(request)
+        except (OverflowError, ValueError) as error:
+            # The date hierarchy at the calendar's end (year 9999, December) computes a bound past
+            # Python's last date; Django catches only the bad values it parses itself.
+            raise BadRequest("date filter out of range") from error
 
 
 @admin.register(models.Team)

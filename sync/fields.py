@@ -47,8 +47,10 @@ class EncryptedTextField(models.TextField):
     read, never returning garbage.
     """
 
-    def contribute_to_class(self, cls: type[models.Model], name: str, **kwargs: Any) -> None:
-        super().contribute_to_class(cls, name, **kwargs)
+    def contribute_to_class(
+        self, cls: type[models.Model], name: str, private_only: bool = False
+    ) -> None:
+        super().contribute_to_class(cls, name, private_only=private_only)
         setattr(cls, self.attname, _DecryptOnAccess(self.attname))
 
     def pre_save(self, model_instance: models.Model, add: bool) -> Any:

@@ -155,14 +155,14 @@ def choose_jira_projects(
     if unknown or not project_keys:
         raise UnknownChoice("Choose projects from the list Jira shows for this site.")
     site = choices.site
-    config = {
+    projects = [
+        {"id": by_key[k].id, "key": k, "name": by_key[k].name} for k in dict.fromkeys(project_keys)
+    ]
+    config: dict[str, object] = {
         "site": {"id": site.id, "name": site.name, "url": site.url},
-        "projects": [
-            {"id": by_key[k].id, "key": k, "name": by_key[k].name}
-            for k in dict.fromkeys(project_keys)
-        ],
+        "projects": projects,
     }
-    detail = f"{len(config['projects'])} project(s) on {site.name}."
+    detail = f"{len(projects)} project(s) on {site.name}."
     return _save_config(membership.team_id, JIRA, config, external_id=site.id, detail=detail)
 
 

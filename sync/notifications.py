@@ -38,7 +38,7 @@ DEFAULT_WHAT_TO_DO = "Open the import in PR Insights to see what went wrong, the
 
 def enqueue_sync_notice(job_id: int) -> None:
     """Ask a worker to post the job's outcome (call after the finishing transaction commits)."""
-    message = dramatiq.Message(
+    message: dramatiq.Message[None] = dramatiq.Message(
         queue_name="default", actor_name=NOTICE_ACTOR, args=(job_id,), kwargs={}, options={}
     )
     dramatiq.get_broker().enqueue(message)

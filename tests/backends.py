@@ -2,12 +2,13 @@
 
 PostgreSQL when DATABASE_URL is set, SQLite otherwise; Redis at REDIS_URL when set,
 otherwise an embedded Redis-protocol server started here. With REQUIRE_REAL_BACKENDS=1 (CI)
-the run stops at once unless both are the real servers.
+the run stops at once unless both are the real servers and `redis-server` is installed.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 import pytest
@@ -23,6 +24,9 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("ENCRYPTION_KEYS", "x7rL0Ulh2c3jc6M1d3JXW1dnpzZxQp3Kqn2E3mYkP4A=")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 os.environ.setdefault("DEBUG", "0")
+# Production's defaults with DEBUG off, but over plain http on localhost.
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SECURE_COOKIES", "0")
 # A prefix and a database of our own, so a run never meets another run's messages or rows.
 _RUN = uuid.uuid4().hex[:8]
 os.environ["REDIS_PREFIX"] = f"test-{_RUN}"
@@ -46,6 +50,10 @@ def _require_real_backends() -> None:
         problems.append(f"database is {connection.vendor}, not postgresql")
     if _EMBEDDED_REDIS:
         problems.append("redis is the embedded fakeredis, not a Redis server")
+    if shutil.which("redis-server") is None:
+        # The Redis drill restarts a redis-server of its own; without one it would run on the
+        # embedded server only.
+        problems.append("redis-server is not installed (tests/drills/test_redis_restart.py)")
     if problems:
         pytest.exit("REQUIRE_REAL_BACKENDS is set but " + "; ".join(problems), returncode=3)
 

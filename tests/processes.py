@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import psutil
 from django.db import connection
@@ -20,7 +21,9 @@ def child_env(**extra: str) -> dict[str, str]:
     """Return the environment a child process needs to share this run's database and Redis."""
     settings = connection.settings_dict
     if connection.vendor == "postgresql":
-        user = settings["USER"] or "postgres"
+        user = quote(settings["USER"] or "postgres", safe="")
+        if settings["PASSWORD"]:
+            user += ":" + quote(settings["PASSWORD"], safe="")
         url = f"postgres://{user}@{settings['HOST']}:{settings['PORT'] or 5432}/{settings['NAME']}"
     else:
         url = f"sqlite:///{Path(settings['NAME']).resolve()}"

@@ -44,7 +44,7 @@ def find_audit_events(
 def describe_events(events: Iterable[AuditEvent]) -> list[dict[str, Any]]:
     """Return each event with its action's label and the current status of the job it names."""
     events = list(events)
-    job_ids = {_job_of(event) for event in events} - {None}
+    job_ids = {job_id for event in events if (job_id := _job_of(event)) is not None}
     statuses = dict(SyncJob.objects.filter(pk__in=job_ids).values_list("pk", "status"))
     labels = dict(Action.choices)
     return [

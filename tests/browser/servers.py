@@ -33,11 +33,15 @@ class DaphneServer:
     def start(self) -> None:
         self.starts += 1
         log = self.log_dir / f"daphne-{self.starts}.log"
-        args = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "asgi:application"]
+        args = ["-m", "project.web", "-b", "127.0.0.1", "-p", str(self.port), "asgi:application"]
         if profile := os.environ.get("DAPHNE_PROFILE"):  # a cProfile dump, for benchmarks
             args = ["-m", "cProfile", "-o", profile, *args]
         self.process = Process(args, self.env, log)
-        wait_for(self._answers, timeout=30, interval=0.1)
+        try:
+            wait_for(self._answers, timeout=30, interval=0.1)
+        except AssertionError:
+            self.stop()  # a server that never answered must not outlive the test
+            raise
 
     def stop(self) -> None:
         if self.process is not None:

@@ -14,10 +14,12 @@ the full-size version beside a baseline.
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Iterator
 
 import dramatiq
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 
 from benchmarks.bench_load import team_table
@@ -38,6 +40,7 @@ from sandbox.testing import RunningSandbox, start_sandbox
 from sync.models import Membership, SyncJob
 from tests.browser.servers import DaphneServer
 from tests.conftest import ARTIFACTS
+from tests.drills.pg_connections import ConnectionSampler
 from tests.processes import Process
 from tests.sync.importing import (
     forget_github_budgets,
@@ -61,9 +64,22 @@ def crowd() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture
-def web(
-    request: pytest.FixtureRequest, transactional_db: None, crowd: RunningSandbox
-) -> Iterator[str]:
+def web_connections() -> ConnectionSampler:
+    return ConnectionSampler("daphne")
+
+
+@pytest.fixture
+def worker_connections() -> ConnectionSampler:
+    return ConnectionSampler("worker")
+
+
+@pytest.fixture
+def daphne(
+    request: pytest.FixtureRequest,
+    transactional_db: None,
+    crowd: RunningSandbox,
+    web_connections: ConnectionSampler,
+) -> Iterator[DaphneServer]:
     crowd.control.reset()
     forget_github_budgets()
     server = DaphneServer(
@@ -71,20 +87,27 @@ def web(
         GITHUB_API_URL=crowd.api_url,
         GITHUB_CLIENT_ID=CLIENT_ID,
         GITHUB_CLIENT_SECRET=CLIENT_SECRET,
+        **web_connections.env,
     )
     server.start()
     crowd.control.set_callback_url(f"{server.url}/onboarding/github/callback/")
-    yield server.url
+    yield server
     server.stop()
 
 
 @pytest.fixture
-def pool(request: pytest.FixtureRequest, crowd: RunningSandbox) -> Iterator[Process]:
+def pool(
+    request: pytest.FixtureRequest, crowd: RunningSandbox, worker_connections: ConnectionSampler
+) -> Iterator[Process]:
     """One ``rundramatiq`` of ``request.param`` = (processes, threads)."""
     processes, threads = request.param
     log = ARTIFACTS / "logs" / f"worker-{request.node.name}.log"
     worker = start_sync_worker(
-        log, processes=processes, threads=threads, GITHUB_API_URL=crowd.api_url
+        log,
+        processes=processes,
+        threads=threads,
+        GITHUB_API_URL=crowd.api_url,
+        **worker_connections.env,
     )
     yield worker
     worker.stop()
@@ -108,15 +131,34 @@ def _teams(crowd: RunningSandbox, web: str) -> list[Onboarding]:
     "pool", [(2, 8), (1, 1)], ids=["compose-pool", "one-thread"], indirect=True
 )
 def test_it_imports_twenty_teams_onboarding_at_once_without_starving_any(
-    web: str, pool: Process, crowd: RunningSandbox
+    daphne: DaphneServer,
+    pool: Process,
+    crowd: RunningSandbox,
+    web_connections: ConnectionSampler,
+    worker_connections: ConnectionSampler,
 ) -> None:
-    teams = _teams(crowd, web)
+    teams = _teams(crowd, daphne.url)
 
-    onboard_at_once(teams, ready=lambda: wait_members_synced(teams), lead=1)
-    wait_all_finished([team.job_id for team in teams], timeout=300)
+    with web_connections, worker_connections:
+        onboard_at_once(teams, ready=lambda: wait_members_synced(teams), lead=1)
+        wait_all_finished([team.job_id for team in teams], timeout=300)
+        time.sleep(1)  # Daphne idle: what it holds now, it holds until something closes it
+    idle = web_connections.sample()
 
     times = team_times(teams)
     print(f"\n{team_table(times)}")
+    peak = web_connections.counts.peak
+    print(f"Daphne's database connections (pg_stat_activity): peak {peak}, idle {idle}")
+    worker_peak = worker_connections.counts.peak
+    print(f"the worker pool's database connections: peak {worker_peak}")
+    # Bounded: never more than its pool; once the crowd is gone, none but the pool's are kept.
+    cap = settings.DATABASE_POOL_SIZE
+    assert idle <= cap, web_connections.counts.history
+    assert peak <= (cap or len(teams)), web_connections.counts.history
+    # A worker holds one per thread, and one each for its heartbeat and watchdog threads.
+    args = [str(arg) for arg in pool.popen.args]  # type: ignore[union-attr]
+    processes, threads = (int(args[args.index(name) + 1]) for name in ("--processes", "--threads"))
+    assert worker_peak <= processes * (threads + 2), worker_connections.counts.history
     # All complete, each exactly: nothing lost, nothing doubled.
     assert [t.status for t in times] == [SyncJob.Status.SUCCEEDED] * TEAMS
     for team in teams:

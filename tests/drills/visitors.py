@@ -10,6 +10,7 @@ from typing import Any
 import requests
 from django.apps import apps
 from django.contrib.auth.models import User
+from django.db.models import Model
 from django.test import Client
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as open_socket
@@ -46,7 +47,7 @@ class Visitor:
 
     @property
     def csrf(self) -> str:
-        return self.http.cookies["csrftoken"]
+        return str(self.http.cookies["csrftoken"])
 
     def get(self, path: str, **params: str) -> requests.Response:
         url = path if path.startswith("http") else f"{self.server.url}{path}"
@@ -101,8 +102,10 @@ class Socket:
 
 def rows() -> dict[str, list[dict[str, Any]]]:
     """Every row the product keeps (users and the sync app's tables), to compare over a drill."""
-    models = [User, *apps.get_app_config("sync").get_models()]
-    return {model._meta.label: list(model.objects.order_by("pk").values()) for model in models}
+    models: list[type[Model]] = [User, *apps.get_app_config("sync").get_models()]
+    return {
+        model._meta.label: list(model._default_manager.order_by("pk").values()) for model in models
+    }
 
 
 def assert_page(response: requests.Response, status: int, *texts: str) -> None:

@@ -17,7 +17,7 @@ def test_it_runs_every_part_of_the_production_topology() -> None:
 
     assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "sandbox"}
     assert (
-        services["web"]["command"][:1] == ["daphne"]
+        services["web"]["command"][:3] == ["python", "-m", "project.web"]
         and "asgi:application" in services["web"]["command"]
     )
     worker = services["worker"]["command"]

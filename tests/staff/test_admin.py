@@ -74,3 +74,66 @@ def test_it_never_shows_a_token_in_the_admin(admin_client: Client, alice: User) 
 
     assert "repo" in html
     assert "gho_secret_token_value" not in html
+
+
+@pytest.mark.parametrize("model", ["syncjob", "auditevent"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "created_at__year=9999",
+        "created_at__year=9999&created_at__month=12",
+        "created_at__year=9999&created_at__month=12&created_at__day=31",
+    ],
+)
+def test_it_answers_400_to_a_date_filter_past_the_calendar(
+    admin_client: Client, model: str, query: str
+) -> None:
+    response = admin_client.get(f"/admin/sync/{model}/?{query}")
+
+    assert response.status_code == 400
+
+
+def test_it_still_filters_by_a_date_in_range(admin_client: Client) -> None:
+    response = admin_client.get("/admin/sync/syncjob/?created_at__year=2026&created_at__month=12")
+
+    assert response.status_code == 200
+
+
+def _sign_in(client: Client, password: str) -> int:
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "sam", "password": password},
+        REMOTE_ADDR="198.51.100.4",
+    )
+    return response.status_code
+
+
+def test_it_locks_an_admin_sign_in_out_after_five_wrong_passwords(sam: User) -> None:
+    client = Client()
+
+    failures = [_sign_in(client, f"guess-{n}") for n in range(5)]
+    locked = _sign_in(client, "sam-password")
+
+    assert failures == [200, 200, 200, 200, 429]  # the form again, then locked out
+    assert locked == 429
+    assert client.get("/staff/syncs/").status_code == 302  # not signed in
+
+
+def test_it_signs_staff_in_with_the_right_password_after_a_typo(sam: User) -> None:
+    client = Client()
+
+    _sign_in(client, "sam-pasword")
+
+    assert _sign_in(client, "sam-password") == 302
+    assert client.get("/staff/syncs/").status_code == 200
+
+
+def test_it_refuses_a_weak_password_for_a_new_user(admin_client: Client) -> None:
+    response = admin_client.post(
+        "/admin/auth/user/add/",
+        {"username": "newstaff", "password1": "password", "password2": "password"},
+    )
+
+    assert response.status_code == 200
+    assert "This password is too common." in response.content.decode()
+    assert not User.objects.filter(username="newstaff").exists()
