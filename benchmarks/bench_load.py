@@ -285,7 +285,10 @@ def main() -> None:
             daphne.start()
             sandbox.control.set_callback_url(f"{daphne.url}/onboarding/github/callback/")
             worker = start_sync_worker(
-                logs / "worker.log", processes=args.processes, threads=args.threads, **env
+                logs / "worker.log",
+                processes=args.processes,
+                threads=args.threads,
+                environment=env,
             )
             concurrent = run_concurrent(sandbox, daphne.url, args.teams, args.timeout)
             sequential = None

@@ -254,7 +254,7 @@ def _browser_times(base: str, session_key: str, runs: int, repos: int) -> list[t
     server's own account of the list request: GitHub, rendering."""
     from playwright.sync_api import sync_playwright
 
-    results = []
+    results: list[tuple[float, ...]] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,

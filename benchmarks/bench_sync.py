@@ -187,7 +187,7 @@ def run_baseline_child(api_url: str, token: str) -> None:
                     "draft": bool(pr.draft),
                     "author_login": pr.user.login if pr.user else "",
                     "created_at": pr.created_at,
-                    "updated_at": pr.updated_at,
+                    "updated_at": pr.updated_at or pr.created_at,
                     "closed_at": pr.closed_at,
                     "merged_at": pr.merged_at,
                     "additions": pr.additions,  # not in a list item: a GET per PR

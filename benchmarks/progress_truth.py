@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 PERCENT_ERROR_MAX = 10
 ETA_RATIO_MAX = 0.35
@@ -86,7 +87,7 @@ class Recorder:
         self.closed = threading.Event()
         self._socket = connect(
             ws_url,
-            origin=origin,  # type: ignore[arg-type]
+            origin=Origin(origin),
             additional_headers={"Cookie": f"sessionid={session_id}"},
             max_size=None,
         )

@@ -143,7 +143,7 @@ class SandboxControl:
 
     def truth(self, org: str = "acme", since: str | None = None) -> dict[str, Any]:
         """Return the ground truth of ``org``'s PR history (optionally since an ISO time)."""
-        params = {"org": org} | ({"since": since} if since else {})
+        params: dict[str, Any] = {"org": org} | ({"since": since} if since else {})
         return self._call("GET", "/truth", **params)
 
     def reset(self) -> None:
@@ -168,7 +168,7 @@ class SandboxControl:
 
     def slack_messages(self, channel: str | None = None) -> list[dict[str, Any]]:
         """Return the messages the app posted, oldest first (channel: id or name)."""
-        params = {"channel": channel} if channel else {}
+        params: dict[str, Any] = {"channel": channel} if channel else {}
         return self._call("GET", "/slack/messages", **params)
 
     def slack_channels(self) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -149,7 +150,9 @@ def sync_now(request: HttpRequest, team_id: int) -> HttpResponse:
     return _act(
         request,
         team,
-        lambda: actions.sync_team(team=team, actor=request.user, kind=SyncJob.Kind.INCREMENTAL),
+        lambda: actions.sync_team(
+            team=team, actor=_staff_user(request), kind=SyncJob.Kind.INCREMENTAL
+        ),
         lambda job: f"Import #{job.pk} queued: new changes since the last sync.",
     )
 
@@ -171,7 +174,7 @@ def full_resync(request: HttpRequest, team_id: int) -> HttpResponse:
     return _act(
         request,
         team,
-        lambda: actions.sync_team(team=team, actor=request.user, kind=SyncJob.Kind.FULL),
+        lambda: actions.sync_team(team=team, actor=_staff_user(request), kind=SyncJob.Kind.FULL),
         lambda job: f"Full resync queued as import #{job.pk}.",
     )
 
@@ -182,14 +185,15 @@ def extend_history(request: HttpRequest, team_id: int) -> HttpResponse:
     team = _team_or_404(request, team_id, Action.START)
     form = ExtendHistoryForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("extend_to", ["Choose a date."])))
+        problems = form.errors.get("extend_to") or ["Choose a date."]
+        messages.error(request, " ".join(str(problem) for problem in problems))
         return _team_page(team)
     return _act(
         request,
         team,
         lambda: actions.sync_team(
             team=team,
-            actor=request.user,
+            actor=_staff_user(request),
             kind=SyncJob.Kind.EXTEND,
             extend_to=form.extend_to_moment(),
         ),
@@ -204,7 +208,7 @@ def resync_repository(request: HttpRequest, repository_id: int) -> HttpResponse:
     return _act(
         request,
         repository.team,
-        lambda: actions.resync_repository(repository=repository, actor=request.user),
+        lambda: actions.resync_repository(repository=repository, actor=_staff_user(request)),
         lambda job: f"Resync of {repository.full_name} queued as import #{job.pk}.",
     )
 
@@ -216,7 +220,7 @@ def retry_failed(request: HttpRequest, job_id: int) -> HttpResponse:
     return _act(
         request,
         job.team,
-        lambda: actions.retry_failed(job=job, actor=request.user),
+        lambda: actions.retry_failed(job=job, actor=_staff_user(request)),
         lambda job: f"Import #{job.pk} queued: retrying the repositories that failed.",
     )
 
@@ -237,7 +241,7 @@ def cancel_job(request: HttpRequest, job_id: int) -> HttpResponse:
     return _act(
         request,
         job.team,
-        lambda: actions.cancel(job=job, actor=request.user),
+        lambda: actions.cancel(job=job, actor=_staff_user(request)),
         lambda job: f"Import #{job.pk} cancelled. What was imported so far is kept.",
     )
 
@@ -249,6 +253,12 @@ def run_now(request: HttpRequest, job_id: int) -> HttpResponse:
     return _act(
         request,
         job.team,
-        lambda: actions.resume(job=job, actor=request.user),
+        lambda: actions.resume(job=job, actor=_staff_user(request)),
         lambda job: f"Import #{job.pk} sent to the job queue again.",
     )
+
+
+def _staff_user(request: HttpRequest) -> User:
+    """Return the signed-in staff user (``staff_only`` let only them through)."""
+    assert isinstance(request.user, User)
+    return request.user

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -45,6 +46,7 @@ def select_org(request: HttpRequest) -> HttpResponse:
     except GitHubError as error:
         return render_github_error(request, error)
     ids = [org.id for org in result.organizations]
+    assert isinstance(request.user, User)  # login_required
     teams = dict(Team.objects.filter(github_org_id__in=ids).values_list("github_org_id", "pk"))
     mine = set(
         Membership.objects.filter(user=request.user, team_id__in=teams.values()).values_list(

@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,6 +21,12 @@ def _job_or_404(request: HttpRequest, job_id: int, action: access.Action) -> Syn
         return access.get_job_for_user(request.user, job_id, action)
     except access.JobNotFound:
         raise Http404("No such import") from None
+
+
+def _user(request: HttpRequest) -> User:
+    """The signed-in user: every view here is behind ``login_required``."""
+    assert isinstance(request.user, User)
+    return request.user
 
 
 def _answer(request: HttpRequest, page: str, *, message: str = "", go: str = "") -> HttpResponse:
@@ -76,7 +83,7 @@ def sync_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
         request,
         job_id,
         access.Action.CANCEL,
-        lambda job: services.cancel_job(job=job, by=request.user),
+        lambda job: services.cancel_job(job=job, by=_user(request)),
         "Cancelled. What was imported so far is kept.",
     )
 
@@ -88,7 +95,7 @@ def sync_retry(request: HttpRequest, job_id: int) -> HttpResponse:
         request,
         job_id,
         access.Action.RETRY,
-        lambda job: services.retry_failed_repositories(job=job, by=request.user),
+        lambda job: services.retry_failed_repositories(job=job, by=_user(request)),
         "Retrying the failed repositories.",
     )
 
@@ -100,7 +107,7 @@ def sync_run_now(request: HttpRequest, job_id: int) -> HttpResponse:
         request,
         job_id,
         access.Action.RUN_NOW,
-        lambda job: services.resume_job(job=job, by=request.user),
+        lambda job: services.resume_job(job=job, by=_user(request)),
         "Sent to the job queue again; it starts as soon as a worker takes it.",
     )
 

@@ -173,7 +173,9 @@ def submit_repos(request: HttpRequest) -> HttpResponse:
         return membership
     form = RepositorySelectionForm(request.POST)
     if not form.is_valid():
-        return _refused(request, membership, " ".join(form.errors["repos"]), status=400)
+        return _refused(
+            request, membership, " ".join(str(error) for error in form.errors["repos"]), status=400
+        )
     try:
         repositories = accounts.find_selectable_repositories(
             membership=membership, ids=form.cleaned_data["repos"]

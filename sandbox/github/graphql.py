@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
@@ -310,10 +310,12 @@ class _Limits:
             if isinstance(selection, FieldNode):
                 self._field(selection, parent, path, scale)
                 continue
-            target = selection
+            target: InlineFragmentNode | FragmentDefinitionNode
             if isinstance(selection, FragmentSpreadNode):
                 target = self.fragments[selection.name.value]
-            condition = target.type_condition  # type: ignore[union-attr]
+            else:  # the only other kind of selection
+                target = cast(InlineFragmentNode, selection)
+            condition = target.type_condition
             inner = self.schema.get_type(condition.name.value) if condition else parent
             self.walk(target.selection_set, inner, path, scale)
 
@@ -359,7 +361,9 @@ class _Limits:
             elif isinstance(selection, InlineFragmentNode):
                 if self._lists_items(selection.selection_set):
                     return True
-            elif self._lists_items(self.fragments[selection.name.value].selection_set):
+            elif isinstance(selection, FragmentSpreadNode) and self._lists_items(
+                self.fragments[selection.name.value].selection_set
+            ):
                 return True
         return False
 
@@ -615,7 +619,7 @@ def _repositories(account: Account, context: _Context, args: dict[str, Any]) -> 
     ]
     order = args.get("orderBy")
     key = _REPO_ORDER[order["field"]] if order else lambda r: (r.id,)
-    descending = bool(order) and order["direction"] == "DESC"
+    descending = bool(order and order["direction"] == "DESC")
     repos.sort(key=key, reverse=descending)
     return _Connection(context, [(key(r), r) for r in repos], descending, args)
 
@@ -692,6 +696,7 @@ def _pull_request(repo: Repo, context: _Context, args: dict[str, Any]) -> _PR:
 
 def _pull_requests(repo: Repo, context: _Context, args: dict[str, Any]) -> _Connection:
     order = args.get("orderBy")
+    key: Callable[[PullRequest], tuple[Any, ...]]
     if order:
         attr = {"CREATED_AT": "created", "UPDATED_AT": "updated"}[order["field"]]
         descending = order["direction"] == "DESC"

@@ -12,7 +12,7 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     DirectiveNode,
@@ -27,6 +27,7 @@ from graphql import (
     GraphQLList,
     GraphQLNamedType,
     GraphQLNonNull,
+    GraphQLNullableType,
     GraphQLScalarType,
     GraphQLSyntaxError,
     InlineFragmentNode,
@@ -325,7 +326,8 @@ class _RubyRule(ValidationRule):
         if definition is None or declared is None:
             return
         if definition.default_value is not None and not isinstance(declared, GraphQLNonNull):
-            declared = GraphQLNonNull(declared)
+            # Not NonNull, so nullable: graphql-core's stubs cannot narrow that from the check.
+            declared = GraphQLNonNull(cast(GraphQLNullableType, declared))
         problem = _variable_mismatch(declared, expected)
         if problem:
             argument = node.name.value

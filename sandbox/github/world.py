@@ -417,8 +417,11 @@ class World:
         when = utc(
             pr.created_at - timedelta(minutes=rng.randint(1, 600)) + timedelta(seconds=index)
         )
+        author = pr.author
         person = (
-            pr.author if pr.author.type == "User" and rng.random() < 0.8 else rng.choice(humans)
+            author
+            if author is not None and author.type == "User" and rng.random() < 0.8
+            else rng.choice(humans)
         )
         linked = rng.random() > 0.05  # some commits carry an email GitHub cannot match
         return Commit(

@@ -10,8 +10,10 @@ may have been lost (``dispatched_page``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -243,12 +245,12 @@ def _incomplete(repo_sync: RepoSync, pulls: list[PullRequestData]) -> list[PullR
     return [pull for pull in cut if not _stored_complete(pull, stored.get(pull.github_id))]
 
 
-def _stored_complete(pull: PullRequestData, row: dict[str, object] | None) -> bool:
+def _stored_complete(pull: PullRequestData, row: Mapping[str, Any] | None) -> bool:
     return (
         row is not None
         and row["updated_at"] == pull.updated_at
-        and row["reviews_n"] >= pull.reviews_total  # type: ignore[operator]
-        and row["commits_n"] >= pull.commits_total  # type: ignore[operator]
+        and row["reviews_n"] >= pull.reviews_total
+        and row["commits_n"] >= pull.commits_total
     )
 
 

@@ -114,7 +114,7 @@ def repo_waiting(repo_sync_id: int, *, page: int, reset_at: datetime) -> list[St
 
 
 @transaction.atomic
-def repo_retrying(repo_sync_id: int, *, page: int, error: Transient | Exception) -> list[Step]:
+def repo_retrying(repo_sync_id: int, *, page: int, error: BaseException) -> list[Step]:
     """Schedule another attempt at a page with backoff, or fail the repository after the last."""
     repo_sync = lock_repo(repo_sync_id)
     if repo_sync is None or repo_sync.pages_done != page:
@@ -326,7 +326,7 @@ def finish_job(job_id: int) -> None:
     logger.info("job finished job=%s status=%s", job_id, status)
 
 
-def _describe(error: Exception) -> str:
+def _describe(error: BaseException) -> str:
     if isinstance(error, Transient):
         # It reads "<what happened>: retrying in 2 s", so no full stop of its own.
         return str(error).rstrip(".") or "GitHub did not answer"

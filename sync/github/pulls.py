@@ -116,7 +116,8 @@ def fetch_pull_requests(
     }
     data = session.graphql(queries.PULL_REQUESTS_QUERY, variables, cost=queries.page_cost(first))
     connection = _pull_requests(data)
-    pulls, skipped = [], []
+    pulls: list[PullRequestData] = []
+    skipped: list[Skipped] = []
     for position, node in enumerate(_list(connection.get("nodes"))):
         try:
             pulls.append(_pull(node, skipped))

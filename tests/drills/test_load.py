@@ -106,8 +106,7 @@ def pool(
         log,
         processes=processes,
         threads=threads,
-        GITHUB_API_URL=crowd.api_url,
-        **worker_connections.env,
+        environment={"GITHUB_API_URL": crowd.api_url, **worker_connections.env},
     )
     yield worker
     worker.stop()

@@ -79,7 +79,9 @@ def worker(request: pytest.FixtureRequest, big_github: RunningSandbox) -> Iterat
     process.stop()
 
 
-def _watched(web: DaphneServer, viewer: User, start: object) -> tuple[SyncJob, list[object]]:
+def _watched(
+    web: DaphneServer, viewer: User, start: object
+) -> tuple[SyncJob, list[progress_truth.Frame]]:
     """Start an import with ``start()`` and record its page's socket until it is over."""
     job: SyncJob = start()  # type: ignore[operator]
     visitor = Visitor(web, viewer)

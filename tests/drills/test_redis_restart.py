@@ -166,7 +166,9 @@ def test_it_resumes_by_itself_when_redis_comes_back_without_its_data(
     logs = ARTIFACTS / "logs" / request.node.name
     env = {"GITHUB_API_URL": github.api_url, "REDIS_URL": redis_server.url, **WATCHDOG}
     github.control.set_latency(fixed_ms=300)
-    crashing = start_sync_worker(logs / "worker-crashed.log", SYNC_WATCHDOG_SECONDS="1", **env)
+    crashing = start_sync_worker(
+        logs / "worker-crashed.log", environment={"SYNC_WATCHDOG_SECONDS": "1", **env}
+    )
     job = _start_import_from_the_overview(page_as(alice), daphne)
     page = page_as(bob)
     page.goto(f"{daphne.url}/onboarding/sync/{job.pk}/")
@@ -183,7 +185,9 @@ def test_it_resumes_by_itself_when_redis_comes_back_without_its_data(
     redis_server.start()
     github.control.set_latency(fixed_ms=0)
     assert not SyncJob.objects.get(pk=job.pk).is_finished
-    worker = start_sync_worker(logs / "worker.log", SYNC_WATCHDOG_SECONDS="1", **env)
+    worker = start_sync_worker(
+        logs / "worker.log", environment={"SYNC_WATCHDOG_SECONDS": "1", **env}
+    )
     try:
         job = wait_finished(job, timeout=120)
     finally:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -123,7 +124,7 @@ def test_it_says_sso_blocks_the_organization(token: str, github: RunningSandbox)
     ids=["500", "502", "malformed-body"],
 )
 def test_it_says_a_passing_failure_is_worth_retrying(
-    token: str, github: RunningSandbox, fault: dict[str, object]
+    token: str, github: RunningSandbox, fault: dict[str, Any]
 ) -> None:
     github.control.add_fault(GRAPHQL, count=1, **fault)
 

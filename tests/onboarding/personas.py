@@ -56,7 +56,7 @@ def org_members(sandbox: RunningSandbox, org: str, role: str = "all") -> list[st
     admin = identity(sandbox, "mona")
     response = requests.get(
         f"{sandbox.api_url}/orgs/{org}/members",
-        params={"role": role, "per_page": 100},
+        params={"role": role, "per_page": "100"},
         headers={"Authorization": f"Bearer {admin.token}"},
         timeout=5,
     )

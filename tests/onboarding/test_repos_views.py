@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import dramatiq
 import pytest
@@ -20,7 +21,7 @@ from tests.onboarding.personas import Identity, connect, identity, join
 SHELL = reverse("onboarding:select_repos")
 LIST = reverse("onboarding:repository_list")
 SUBMIT = reverse("onboarding:submit_repos")
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}  # **extra for Client.get
 ROW = re.compile(r'<li class="pick( pick-archived)?"><label><input type="checkbox" name="repos" '
                  r'value="(\d+)"')  # fmt: skip
 

@@ -73,7 +73,7 @@ def refresh(sandbox: RunningSandbox, refresh_token: str) -> requests.Response:
 
 
 def api(
-    sandbox: RunningSandbox, path: str, access_token: str, **params: object
+    sandbox: RunningSandbox, path: str, access_token: str, **params: str | int
 ) -> requests.Response:
     return requests.get(
         f"{sandbox.url}/atlassian-api{path}",
@@ -88,7 +88,7 @@ def resources(sandbox: RunningSandbox, access_token: str) -> requests.Response:
 
 
 def search(
-    sandbox: RunningSandbox, cloud_id: str, access_token: str, **params: object
+    sandbox: RunningSandbox, cloud_id: str, access_token: str, **params: str | int
 ) -> requests.Response:
     return api(sandbox, f"/ex/jira/{cloud_id}/rest/api/3/project/search", access_token, **params)
 

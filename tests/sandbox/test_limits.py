@@ -89,6 +89,7 @@ def test_it_refuses_with_403_when_the_budget_is_spent(
     error = raised.value
     assert error.status == 403
     assert error.data["message"].startswith("API rate limit exceeded for user ID ")
+    assert error.headers is not None
     assert error.headers["x-ratelimit-remaining"] == "0"
     assert int(error.headers["x-ratelimit-reset"]) == reset_at
     assert control.counters()["rate_limited"] == 1
@@ -142,6 +143,7 @@ def test_it_raises_a_secondary_limit_with_retry_after(gh: Github, control: Sandb
     pulls = list(gh.get_repo("acme/api").get_pulls())
 
     assert raised.value.status == 403
+    assert raised.value.headers is not None
     assert raised.value.headers["retry-after"] == "30"
     assert raised.value.data["message"].startswith("You have exceeded a secondary rate limit")
     assert pulls

@@ -228,7 +228,7 @@ def test_it_pages_through_teams_keeping_the_filter(sam: User) -> None:
     client = _client(sam)
 
     first = client.get(reverse("staff:syncs"), {"q": "team"})
-    last = client.get(reverse("staff:syncs"), {"q": "team", "page": 3})
+    last = client.get(reverse("staff:syncs"), {"q": "team", "page": "3"})
 
     assert len(_rows(first)) == 50
     assert _rows(first)[0] == "team-000"

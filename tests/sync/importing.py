@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -67,15 +67,22 @@ def track_all(team: Team, token: str) -> list[TrackedRepository]:
 
 
 def start_sync_worker(
-    log: Path, *, processes: int = 1, threads: int = 4, database_options: str = "", **env: str
+    log: Path,
+    *,
+    processes: int = 1,
+    threads: int = 4,
+    database_options: str = "",
+    environment: Mapping[str, str] | None = None,
+    **env: str,
 ) -> Process:
-    """Start `manage.py rundramatiq` like tests.processes.start_worker.
+    """Start `manage.py rundramatiq` like tests.processes.start_worker, with ``environment``
+    and ``env`` added to its environment.
 
     ``database_options`` is a query string for a SQLite DATABASE_URL ("?timeout=1"); without
     one the worker waits for SQLite's lock as settings say.
     """
     # An idle worker polls Redis every 100 ms at most (Dramatiq's default: 1 s per hop).
-    environment = child_env(dramatiq_worker_timeout="100", **env)
+    environment = child_env(dramatiq_worker_timeout="100", **{**(environment or {}), **env})
     environment["DATABASE_URL"] += database_options
     args = ["manage.py", "rundramatiq", "--processes", str(processes), "--threads", str(threads)]
     return Process(args, environment, log)
@@ -88,7 +95,7 @@ def worker_for_module(
     """Run one worker for a whole test module (tests keep their rows apart by id)."""
     with django_db_blocker.unblock():
         log = ARTIFACTS / "logs" / f"worker-{name}.log"
-        process = start_sync_worker(log, GITHUB_API_URL=sandbox.api_url, **env)
+        process = start_sync_worker(log, environment={"GITHUB_API_URL": sandbox.api_url, **env})
     try:
         yield process
     finally:

@@ -38,7 +38,7 @@ def test_it_stores_the_jira_tokens_encrypted_with_their_expiry(
     integration = connect_jira(admin)
 
     assert integration.provider == "jira" and integration.status == Integration.Status.ACTIVE
-    credential = IntegrationCredential.objects.get(pk=integration.credential_id)
+    credential = IntegrationCredential.objects.get(integration=integration)
     assert credential.user == admin.user
     assert credential.scopes == "read:jira-work offline_access"
     assert credential.refresh_token
@@ -236,11 +236,9 @@ def test_it_never_logs_a_jira_token(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     integration = connect_jira(admin)
-    IntegrationCredential.objects.filter(pk=integration.credential_id).update(
-        expires_at=timezone.now()
-    )
+    IntegrationCredential.objects.filter(integration=integration).update(expires_at=timezone.now())
     integrations.jira_choices(membership=admin, site_id=None)
-    credential = IntegrationCredential.objects.get(pk=integration.credential_id)
+    credential = IntegrationCredential.objects.get(integration=integration)
     assert credential.access_token not in caplog.text
     assert credential.refresh_token not in caplog.text
 
@@ -255,7 +253,7 @@ def test_it_installs_slack_and_keeps_the_bot_token_encrypted(
 
     assert integration.provider == "slack" and integration.external_id.startswith("T")
     assert integration.config["workspace"] == "Acme"
-    credential = IntegrationCredential.objects.get(pk=integration.credential_id)
+    credential = IntegrationCredential.objects.get(integration=integration)
     assert credential.access_token.startswith("xoxb-")
     assert credential.scopes == "chat:write channels:read"
     assert credential.access_token not in stored_columns(credential)[0]

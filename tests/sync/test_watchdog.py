@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import dramatiq
 import pytest
@@ -30,7 +31,7 @@ def _queued(broker: dramatiq.Broker) -> int:
     return int(broker.client.hlen(f"{broker.namespace}:default.msgs"))  # type: ignore[attr-defined]
 
 
-def _silent_for(login: str, seconds: int, **fields: object) -> SyncJob:
+def _silent_for(login: str, seconds: int, **fields: Any) -> SyncJob:
     """An import of its own team (one active import a team) last heard of ``seconds`` ago."""
     quiet = timezone.now() - timedelta(seconds=seconds)
     team = make_team(login, org_id=zlib.crc32(login.encode()))
