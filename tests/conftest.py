@@ -63,8 +63,14 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 def github(sandbox: RunningSandbox, settings: object) -> RunningSandbox:
-    """The sandbox, reset, with the project's settings pointed at it."""
+    """The sandbox, reset, with the project's settings pointed at it.
+
+    A reset keeps the OAuth app's registered callback (a running service keeps its own): it goes
+    back to the test client's here, so a server an earlier test registered never leaks into
+    the next test's OAuth flow.
+    """
     sandbox.control.reset()
+    sandbox.control.set_callback_url(TEST_CLIENT_CALLBACK)
     settings.GITHUB_API_URL = sandbox.api_url  # type: ignore[attr-defined]
     return sandbox
 
