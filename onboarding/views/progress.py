@@ -71,9 +71,7 @@ def _page(job_id: int) -> str:
 def sync_progress(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job_or_404(request, job_id, access.Action.VIEW)
     context = states.page_context(progress.snapshot(job))
-    response = render(request, "onboarding/sync.html", context)
-    response["Cache-Control"] = "no-store"
-    return response
+    return render(request, "onboarding/sync.html", context)
 
 
 @login_required
