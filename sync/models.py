@@ -17,6 +17,9 @@ class Team(models.Model):
     github_org_login = models.CharField(max_length=100)
     avatar_url = models.URLField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When the team's imported data last changed, and what changed it (sync/freshness.py).
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    refreshed_by = models.CharField(max_length=20, blank=True)
 
     def __str__(self) -> str:
         return self.github_org_login

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from sync import notifications, progress
+from sync import freshness, notifications, progress
 from sync.engine import eta
 from sync.engine.steps import FinishJob, SendPage, StartNext, Step
 from sync.github.errors import Transient
@@ -322,6 +322,8 @@ def finish_job(job_id: int) -> None:
         **({"percent": 100} if status == SyncJob.Status.SUCCEEDED else {}),
     )
     progress.job_changed(job_id, urgent=True)
+    if status != SyncJob.Status.FAILED:
+        freshness.note_refresh(team_id=job.team_id, source=freshness.Source.IMPORT)
     transaction.on_commit(lambda: notifications.enqueue_sync_notice(job_id), robust=True)  # Slack
     logger.info("job finished job=%s status=%s", job_id, status)
 

@@ -84,6 +84,8 @@ def test_it_imports_the_organization_exactly_as_github_has_it(
     assert not Review.objects.filter(author=None).exists()
     assert (job.prs_synced, job.prs_total, job.repos_done) == (400, 400, job.repos_total)
     assert job.eta_seconds is None and job.percent == 100
+    acme.refresh_from_db()
+    assert acme.refreshed_by == "import" and acme.refreshed_at >= job.started_at  # type: ignore[operator]
 
 
 def test_it_imports_the_default_history_window(
