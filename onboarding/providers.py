@@ -65,7 +65,7 @@ class Step:
     loading: str  # what the pick page says while the list loads
     form: type[forms.Form]
     multiple: bool  # checkboxes (several) or radios (one)
-    field: str  # the picked field's name
+    pick_field: str  # the picked field's name
     offer: Callable[[Any], Offer]
     status: Callable[[Integration], SafeString]
     pick_intro: str = ""
@@ -231,7 +231,7 @@ JIRA = Step(
     loading="Loading your Jira sites and projects from Atlassian…",
     form=JiraProjectsForm,
     multiple=True,
-    field="projects",
+    pick_field="projects",
     offer=_jira_offer,
     status=_jira_status,
     scope_form=JiraSiteForm,
@@ -309,7 +309,7 @@ SLACK = Step(
     loading="Loading the workspace's channels from Slack…",
     form=SlackChannelForm,
     multiple=False,
-    field="channel",
+    pick_field="channel",
     offer=_slack_offer,
     status=_slack_status,
     pick_intro="PR Insights posts there when an import finishes or fails. It can post only in "

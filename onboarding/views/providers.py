@@ -105,7 +105,7 @@ def pick(request: HttpRequest, name: str) -> HttpResponse:
         return render(request, "onboarding/provider_pick.html", context)
     form = step.form(request.POST)
     if not form.is_valid():
-        error = next(iter(form.errors.values()))[0]
+        error = str(next(iter(form.errors.values()))[0])
         # What was sent scopes the list again; a scope the provider does not list is refused.
         return _list(request, step, membership, dict(request.POST.items()), error=error)
     try:
