@@ -68,7 +68,7 @@ class Step:
     pick_field: str  # the picked field's name
     offer: Callable[[Any], Offer]
     status: Callable[[Integration], SafeString]
-    pick_intro: str = ""
+    pick_intro: str = ""  # may hold markup: a SafeString
     scope_form: type[forms.Form] | None = None  # the GET form that scopes the list
     scope_label: str = ""
     scope_waiting: str = ""
@@ -312,8 +312,11 @@ SLACK = Step(
     pick_field="channel",
     offer=_slack_offer,
     status=_slack_status,
-    pick_intro="PR Insights posts there when an import finishes or fails. It can post only in "
-    "channels it was invited to: in Slack, type /invite @PR Insights in a channel to add it.",
+    pick_intro=SafeString(
+        "PR Insights posts there when an import finishes or fails. It can post only in "
+        "channels it was invited to: in Slack, type <code>/invite @PR Insights</code> in a "
+        "channel to add it."
+    ),
     problems={
         "unknown_choice": (
             "That channel cannot be used",

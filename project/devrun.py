@@ -61,7 +61,12 @@ def sandbox_addresses(env: Mapping[str, str], port: int) -> dict[str, str]:
     return wanted
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the children too, as Ctrl-C does
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
     env = dict(os.environ, DEBUG=os.environ.get("DEBUG", "1"), PYTHONUNBUFFERED="1")
     env.setdefault("dramatiq_worker_timeout", "100")  # idle queue poll, ms (default 1 s)
     children: list[subprocess.Popen[bytes]] = []
