@@ -34,10 +34,9 @@ FAILURES = (accounts.NotAdmin, IntegrationError, ProviderError)
 @require_GET
 def step_page(request: HttpRequest, name: str) -> HttpResponse:
     step = STEPS[name]
-    try:
-        membership = current_membership(request)
-    except accounts.NotAMember:
-        return redirect("onboarding:select_org")
+    membership = _membership(request)
+    if isinstance(membership, HttpResponse):
+        return membership
     integration = integrations.get_integration(membership=membership, provider=name)
     revoked = integration is not None and integration.status == Integration.Status.REVOKED
     context = {
@@ -90,10 +89,9 @@ def callback(request: HttpRequest, name: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def pick(request: HttpRequest, name: str) -> HttpResponse:
     step = STEPS[name]
-    try:
-        membership = current_membership(request)
-    except accounts.NotAMember:
-        return redirect("onboarding:select_org")
+    membership = _membership(request)
+    if isinstance(membership, HttpResponse):
+        return membership
     if request.method == "GET":  # the shell: the list loads from the provider after it
         query = request.GET.urlencode()
         list_url = reverse(f"onboarding:{name}_{step.pick_path}_list")
@@ -122,10 +120,9 @@ def pick(request: HttpRequest, name: str) -> HttpResponse:
 @require_GET
 def pick_list(request: HttpRequest, name: str) -> HttpResponse:
     step = STEPS[name]
-    try:
-        membership = current_membership(request)
-    except accounts.NotAMember:
-        return _redirect(request, reverse("onboarding:select_org"))
+    membership = _membership(request)
+    if isinstance(membership, HttpResponse):
+        return membership
     return _list(request, step, membership, step.scope(request.GET))
 
 
@@ -174,6 +171,14 @@ def _list(
         "onboarding/providers/_pick_list.html" if fragment else "onboarding/provider_pick.html"
     )
     return render(request, template, context, status=400 if error else 200)
+
+
+def _membership(request: HttpRequest) -> Membership | HttpResponse:
+    """The user's membership of their team, or the way to choose one."""
+    try:
+        return current_membership(request)
+    except accounts.NotAMember:
+        return _redirect(request, reverse("onboarding:select_org"))
 
 
 def _redirect(request: HttpRequest, url: str) -> HttpResponse:
