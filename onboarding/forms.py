@@ -109,5 +109,5 @@ class SlackChannelForm(forms.Form):
     channel = forms.RegexField(
         regex=r"^[A-Z0-9]{2,30}$",
         max_length=30,
-        error_messages={"required": CHOOSE_A_CHANNEL, "invalid": CHOOSE_A_CHANNEL},
+        error_messages={k: CHOOSE_A_CHANNEL for k in ("required", "invalid", "max_length")},
     )
