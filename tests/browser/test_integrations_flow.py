@@ -118,6 +118,11 @@ def test_it_walks_the_whole_flow_on_make_runs_launcher_on_other_ports(
         _connect_jira(page, launcher)
         _connect_slack(page, launcher)
         expect(page).to_have_url(re.compile(r"/onboarding/complete/$"))
+        for name in ("jira", "slack"):  # each step now says what it is connected to
+            page.goto(f"{launcher.url}/onboarding/{name}/")
+            expect(page.get_by_test_id(f"{name}-status")).to_be_visible()
+            expect(page.get_by_test_id("disconnect")).to_be_visible()
+            _shots(page, f"{name}-connected")
         _staff_signs_in(page, launcher.url, staff.group(1))
     finally:
         context.close()
