@@ -13,8 +13,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 run: $(VENV)/.installed
 	$(PY) -m project.devrun
 
-## test: the whole suite (PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set)
+## test: the whole suite (PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set); installs
+## Debian's Chromium for the browser tests when it is missing and apt-get may (root or sudo)
 test: $(VENV)/.installed
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo -n); \
+	  if command -v apt-get >/dev/null 2>&1 && $$SUDO true 2>/dev/null; then \
+	    echo "installing chromium for the browser tests (apt-get)"; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing and apt-get cannot install it here: the browser tests will say so"; fi; }
 	$(PY) -m pytest
 
 ## lint: ruff and mypy (django-stubs loads settings: throwaway values with DEBUG off)

@@ -101,6 +101,13 @@ class JiraProjectsForm(forms.Form):
     projects = JiraProjectKeysField()
 
 
+CHOOSE_A_CHANNEL = "Choose a channel, or skip this step."
+
+
 class SlackChannelForm(forms.Form):
     # Slack: conversation ids are uppercase letters and digits (C0123ABCD).
-    channel = forms.RegexField(regex=r"^[A-Z0-9]{2,30}$", max_length=30)
+    channel = forms.RegexField(
+        regex=r"^[A-Z0-9]{2,30}$",
+        max_length=30,
+        error_messages={k: CHOOSE_A_CHANNEL for k in ("required", "invalid", "max_length")},
+    )

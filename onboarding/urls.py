@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from onboarding.views import complete, github, jira, orgs, progress, repos, slack, start
+from onboarding.providers import STEPS
+from onboarding.views import complete, github, orgs, progress, providers, repos, start
 
 app_name = "onboarding"
 urlpatterns = [
@@ -15,14 +16,6 @@ urlpatterns = [
     path("select-repos/", repos.select_repos, name="select_repos"),
     path("select-repos/list/", repos.repository_list, name="repository_list"),
     path("select-repos/submit/", repos.submit_repos, name="submit_repos"),
-    path("jira/", jira.jira_step, name="jira"),
-    path("jira/connect/", jira.connect, name="jira_connect"),
-    path("jira/callback/", jira.callback, name="jira_callback"),
-    path("jira/projects/", jira.projects, name="jira_projects"),
-    path("slack/", slack.slack_step, name="slack"),
-    path("slack/connect/", slack.connect, name="slack_connect"),
-    path("slack/callback/", slack.callback, name="slack_callback"),
-    path("slack/channel/", slack.channel, name="slack_channel"),
     path("complete/", complete.complete, name="complete"),
     path("complete/sync/", complete.start_incremental_sync, name="start_incremental_sync"),
     path("sync/<int:job_id>/", progress.sync_progress, name="sync"),
@@ -31,3 +24,17 @@ urlpatterns = [
     path("sync/<int:job_id>/run-now/", progress.sync_run_now, name="sync_run_now"),
     path("sync/<int:job_id>/reconnect/", progress.sync_reconnect, name="sync_reconnect"),
 ]
+
+# Each optional provider's step: /onboarding/<name>/, connect/, callback/, disconnect/, and its
+# pick page with the list it loads (jira/projects/, slack/channel/).
+for _step in STEPS.values():
+    _name, _pick = _step.name, _step.pick_path
+    _kwargs = {"name": _name}
+    urlpatterns += [
+        path(f"{_name}/", providers.step_page, _kwargs, name=_name),
+        path(f"{_name}/connect/", providers.connect, _kwargs, name=f"{_name}_connect"),
+        path(f"{_name}/callback/", providers.callback, _kwargs, name=f"{_name}_callback"),
+        path(f"{_name}/disconnect/", providers.disconnect, _kwargs, name=f"{_name}_disconnect"),
+        path(f"{_name}/{_pick}/", providers.pick, _kwargs, name=f"{_name}_{_pick}"),
+        path(f"{_name}/{_pick}/list/", providers.pick_list, _kwargs, name=f"{_name}_{_pick}_list"),
+    ]

@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sync import access, memberships, services, sockets
+from sync import access, integrations, memberships, services, sockets
 from sync.fields import Secret
 from sync.github import orgs
 from sync.github.client import GitHubError, Viewer
@@ -156,12 +156,12 @@ def _reactivate_integrations(credential: IntegrationCredential) -> None:
     broken = Integration.objects.filter(
         credential=credential, team__memberships__user_id=credential.user_id
     ).exclude(status=Integration.Status.ACTIVE)
-    teams = list(broken.values_list("team_id", flat=True))
-    broken.update(
-        status=Integration.Status.ACTIVE,
-        status_detail="Reconnected.",
-        updated_at=timezone.now(),
-    )
+    fixed = list(broken.distinct())
+    for integration in fixed:
+        integrations.set_status(
+            integration, status=Integration.Status.ACTIVE, detail="Reconnected."
+        )
+    teams = {integration.team_id for integration in fixed}
     for team in Team.objects.filter(pk__in=teams):
         services.resume_after_reconnect(team=team)
 
@@ -260,11 +260,12 @@ def _connect_github(team: Team, user: User) -> bool:
         return True
     if integration.credential_id is not None and integration.status == Integration.Status.ACTIVE:
         return False
-    integration.credential = credential
-    integration.status = Integration.Status.ACTIVE
-    integration.status_detail = f"Connected by {user.get_username()}."
-    integration.updated_at = timezone.now()
-    integration.save(update_fields=["credential", "status", "status_detail", "updated_at"])
+    integrations.set_status(
+        integration,
+        status=Integration.Status.ACTIVE,
+        detail=f"Connected by {user.get_username()}.",
+        credential=credential,
+    )
     services.resume_after_reconnect(team=team)
     return True
 

@@ -1,14 +1,17 @@
 """Pick the test backends before Django's settings load, and say which ones ran.
 
 PostgreSQL when DATABASE_URL is set, SQLite otherwise; Redis at REDIS_URL when set,
-otherwise an embedded Redis-protocol server started here. With REQUIRE_REAL_BACKENDS=1 (CI)
-the run stops at once unless both are the real servers and `redis-server` is installed.
+otherwise an embedded Redis-protocol server started here; the browser tests drive Debian's
+Chromium at /usr/bin/chromium (`make test` installs it when missing). With
+REQUIRE_REAL_BACKENDS=1 (CI) the run stops at once unless both are the real servers and
+`redis-server` is installed.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import uuid
 
 import pytest
@@ -33,13 +36,31 @@ os.environ["REDIS_PREFIX"] = f"test-{_RUN}"
 os.environ["TEST_DATABASE_NAME"] = f"test_{_RUN}"
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+def describe_browser() -> str:
+    """Name the browser the browser tests drive, with its version, or say it is missing."""
+    try:
+        answer = subprocess.run(
+            [CHROMIUM, "--version"], capture_output=True, text=True, timeout=20, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return f"browser=missing ({CHROMIUM}; `make test` installs it with apt-get)"
+    version = answer.stdout.split(" built on")[0].strip() or "unknown version"
+    return f"browser={version} ({CHROMIUM})"
+
+
 def describe_backends() -> str:
-    """Name the database and Redis this run uses."""
+    """Name the database, Redis and browser this run uses."""
     database = os.environ.get("DATABASE_URL")
     database_text = f"postgresql ({database.split('@')[-1]})" if database else "sqlite (var/)"
     redis_url = os.environ["REDIS_URL"]
     redis_text = f"embedded fakeredis ({redis_url})" if _EMBEDDED_REDIS else f"redis ({redis_url})"
-    return f"backends: database={database_text} redis={redis_text}"
+    return f"backends: database={database_text} redis={redis_text} {_BROWSER}"
+
+
+_BROWSER = describe_browser()
 
 
 def _require_real_backends() -> None:

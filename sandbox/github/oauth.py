@@ -9,7 +9,6 @@ form-encoded, as GitHub sends them.
 
 from __future__ import annotations
 
-import base64
 import html
 import secrets
 import threading
@@ -19,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 from sandbox.github.limits import Clock
 from sandbox.github.world import World
 from sandbox.server import Request, Response
+from sandbox.standin import client_credentials, with_query
 
 CODE_TTL_S = 600  # GitHub: "codes expire after 10 minutes"
 DEFAULT_LOGIN = "mona"
@@ -96,7 +96,7 @@ class OAuth:
                 "error_uri": f"{_AUTH_TROUBLE}#redirect-uri-mismatch",
                 "state": fields.get("state", ""),
             }
-            return Response.redirect(_with_query(str(self.app.callback_url), query))
+            return Response.redirect(with_query(str(self.app.callback_url), query))
         login = fields.get("login") or DEFAULT_LOGIN
         account = self.world.account(login)
         if account is None or account.type != "User":
@@ -144,7 +144,7 @@ class OAuth:
                 "error_uri": f"{_AUTH_TROUBLE}#access-denied",
                 "state": state,
             }
-            return Response.redirect(_with_query(uri, query))
+            return Response.redirect(with_query(uri, query))
         code = secrets.token_hex(10)  # GitHub codes are 20 hex characters
         grant = Grant(
             self.app.client_id,
@@ -155,14 +155,14 @@ class OAuth:
         )
         with self.lock:
             self.grants[code] = grant
-        return Response.redirect(_with_query(uri, {"code": code, "state": state}))
+        return Response.redirect(with_query(uri, {"code": code, "state": state}))
 
     # -- exchange -------------------------------------------------------------------------
 
     def exchange(self, request: Request) -> Response:
         """Trade a code for an access token (``POST /login/oauth/access_token``)."""
         fields = request.form()
-        client_id, secret = _client_credentials(request, fields)
+        client_id, secret = client_credentials(request, fields)
         if client_id != self.app.client_id or secret != self.app.client_secret:
             return _token_answer(request, _error_fields("incorrect_client_credentials"))
         with self.lock:
@@ -190,23 +190,6 @@ def _scopes(raw: str) -> tuple[str, ...]:
     for scope in raw.replace(",", " ").split():
         seen.setdefault(scope, None)
     return tuple(seen)
-
-
-def _with_query(uri: str, query: dict[str, str]) -> str:
-    joiner = "&" if urlsplit(uri).query else "?"
-    return f"{uri}{joiner}{urlencode(query)}"
-
-
-def _client_credentials(request: Request, fields: dict[str, str]) -> tuple[str, str]:
-    header = request.header("Authorization")
-    if header.lower().startswith("basic "):
-        try:
-            pair = base64.b64decode(header[6:]).decode()
-        except ValueError:
-            return "", ""
-        client_id, _, secret = pair.partition(":")
-        return client_id, secret
-    return fields.get("client_id", ""), fields.get("client_secret", "")
 
 
 def _error_fields(error: str) -> dict[str, str]:

@@ -12,19 +12,17 @@ https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-projects/#
 
 from __future__ import annotations
 
-import base64
 import html
 import re
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from sandbox.jira.world import AVATAR, KNOWN_SCOPES, Jira, Project
-from sandbox.server import Request, Response, Sandbox
-from sandbox.standin import bearer, fault_after, fault_before, hidden_inputs, page
+from sandbox.server import Request, Response
+from sandbox.standin import StandInService, bearer, client_credentials, page, with_query
 
 AUTH_PREFIX = "/atlassian"
 API_PREFIX = "/atlassian-api"
 AUDIENCE = "api.atlassian.com"
-APP_NAME = "PR Insights"
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
 _SEARCH = re.compile(r"^/ex/jira/(?P<cloud>[^/]+)/rest/api/3/project/search/?$")
@@ -43,25 +41,23 @@ clock (POST /_sandbox/clock); refresh tokens rotate, with Atlassian's 10-minute 
 """
 
 
-class JiraService:
+class JiraService(StandInService):
     """Answer ``/atlassian/...`` and ``/atlassian-api/...`` against ``sandbox.jira``."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
 
     @property
     def jira(self) -> Jira:
         return self.sandbox.jira  # type: ignore[attr-defined,no-any-return]
 
-    def handle(self, request: Request) -> Response:
-        """Answer one request, applying registered faults, then count it."""
-        token = bearer(request)
-        early, fault = fault_before(self.sandbox.limits, request)
-        response = early or fault_after(fault, self._answer(request, token))
-        self.jira.recorder.record(_endpoint(request), response.status, token)
-        return response
+    @property
+    def world(self) -> Jira:
+        return self.jira
 
-    def _answer(self, request: Request, token: str | None) -> Response:
+    def endpoint(self, request: Request) -> str:
+        path = re.sub(r"/ex/jira/[^/]+/", "/ex/jira/{cloudid}/", request.path)
+        return f"{request.method} {path}"
+
+    def answer(self, request: Request) -> Response:
+        token = bearer(request)
         if request.path.startswith(f"{AUTH_PREFIX}/"):
             path = request.path.removeprefix(AUTH_PREFIX)
             if path == "/authorize" and request.method == "GET":
@@ -107,20 +103,19 @@ class JiraService:
             return problem
         keep = ("audience", "client_id", "scope", "redirect_uri", "state", "response_type")
         hidden = {k: fields.get(k, "") for k in keep}
-        scopes = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in hidden["scope"].split())
         options = "".join(
             f'<option value="{s.id}">{html.escape(s.name)} ({html.escape(s.url)})</option>'
             for s in self.jira.sites
         )
-        body = f"""      <h1>{APP_NAME} is requesting access to your Atlassian account</h1>
-      <ul>{scopes}</ul>
-      <form method="post" action="{AUTH_PREFIX}/authorize">
-{hidden_inputs(hidden)}
-        <label>Use app on <select name="site">{options}</select></label>
-        <button type="submit" name="decision" value="accept">Accept</button>
-        <button type="submit" name="decision" value="cancel">Cancel</button>
-      </form>"""
-        return Response.html(200, page(f"Authorize {APP_NAME}", body))
+        return self.consent_page(
+            title=f"Authorize {self.app_name}",
+            heading=f"{self.app_name} is requesting access to your Atlassian account",
+            action=f"{AUTH_PREFIX}/authorize",
+            fields=hidden,
+            scopes=hidden["scope"].split(),
+            extra=f'        <label>Use app on <select name="site">{options}</select></label>\n',
+            accept=("accept", "Accept"),
+        )
 
     def decide(self, fields: dict[str, str]) -> Response:
         """Redirect back with a code (Accept) or ``access_denied`` (Cancel), with the state."""
@@ -134,7 +129,7 @@ class JiraService:
                 "error_description": "User did not authorize the request",
                 "state": state,
             }
-            return Response.redirect(_with_query(uri, query))
+            return Response.redirect(with_query(uri, query))
         site = self.jira.site(fields.get("site", "")) or self.jira.sites[0]
         code = self.jira.grant(
             site_id=site.id,
@@ -142,14 +137,14 @@ class JiraService:
             redirect_uri=uri,
             scopes=tuple(dict.fromkeys(fields["scope"].split())),
         )
-        return Response.redirect(_with_query(uri, {"code": code, "state": state}))
+        return Response.redirect(with_query(uri, {"code": code, "state": state}))
 
     # -- token endpoint ----------------------------------------------------------------------
 
     def token(self, request: Request) -> Response:
         """``POST /oauth/token``: authorization_code and refresh_token grants (JSON or form)."""
         fields = request.form()
-        client_id, secret = _client_credentials(request, fields)
+        client_id, secret = client_credentials(request, fields)
         if client_id != self.jira.client_id or secret != self.jira.client_secret:
             return Response.json(
                 401, {"error": "access_denied", "error_description": "Unauthorized"}
@@ -261,24 +256,3 @@ def _project_json(project: Project, base: str) -> dict[str, object]:
         "isPrivate": project.private,
         "properties": {},
     }
-
-
-def _endpoint(request: Request) -> str:
-    path = re.sub(r"/ex/jira/[^/]+/", "/ex/jira/{cloudid}/", request.path)
-    return f"{request.method} {path}"
-
-
-def _with_query(uri: str, query: dict[str, str]) -> str:
-    joiner = "&" if urlsplit(uri).query else "?"
-    return f"{uri}{joiner}{urlencode(query)}"
-
-
-def _client_credentials(request: Request, fields: dict[str, str]) -> tuple[str, str]:
-    header = request.header("Authorization")
-    if header.lower().startswith("basic "):
-        try:
-            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
-        except ValueError:
-            return "", ""
-        return client_id, secret
-    return fields.get("client_id", ""), fields.get("client_secret", "")

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import random
 import secrets
-import threading
 import uuid
 from dataclasses import dataclass, field
 
 from sandbox.github.limits import Clock
-from sandbox.standin import Recorder
+from sandbox.standin import StandInWorld
 
-CODE_TTL_S = 600  # RFC 6749 4.1.2, which Atlassian follows ("10 minutes and maybe less")
 ACCESS_TTL_S = 3600  # Atlassian: access tokens expire after one hour
 # Atlassian: a used refresh token may be used again within a 10-minute leeway; reuse after that
 # invalidates the whole family. Refresh tokens expire after 90 days unused, 365 days in all.
@@ -61,15 +59,6 @@ class Site:
 
 
 @dataclass(slots=True)
-class Code:
-    client_id: str
-    redirect_uri: str
-    scopes: tuple[str, ...]
-    issued_at: float
-    used: bool = False
-
-
-@dataclass(slots=True)
 class Family:
     """The tokens descended from one authorization code."""
 
@@ -105,18 +94,13 @@ def _error(status: int, error: str, description: str) -> Answer:
     return Answer(status, {"error": error, "error_description": description})
 
 
-class Jira:
+class Jira(StandInWorld):
     """Sites, projects and the OAuth state of one sandbox Jira."""
 
     def __init__(self, *, seed: int, clock: Clock, client_id: str, client_secret: str) -> None:
-        self.clock = clock
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.lock = threading.Lock()
-        self.recorder = Recorder()  # requests answered, for /_sandbox/<name>/counters
+        super().__init__(clock=clock, client_id=client_id, client_secret=client_secret)
         self.sites = _build_sites(seed)
         self.granted: dict[str, tuple[str, ...]] = {}  # site id -> scopes granted on it
-        self.codes: dict[str, Code] = {}
         self.families: dict[int, Family] = {}
         self.refresh_tokens: dict[str, Refresh] = {}
         self.access_tokens: dict[str, Access] = {}
@@ -130,22 +114,22 @@ class Jira:
         self, *, site_id: str, client_id: str, redirect_uri: str, scopes: tuple[str, ...]
     ) -> str:
         """Record the user's consent for ``site_id`` and return a single-use code."""
-        code = secrets.token_urlsafe(24)
         with self.lock:
             self.granted[site_id] = scopes
-            self.codes[code] = Code(client_id, redirect_uri, scopes, self.clock.now())
-        return code
+        return self.issue_code(client_id=client_id, redirect_uri=redirect_uri, scopes=scopes)
 
     def exchange(self, *, code: str, redirect_uri: str | None) -> Answer:
         """Trade a code for the first access and refresh tokens."""
         with self.lock:
-            found = self.codes.get(code)
+            found, problem = self.take_code(code, redirect_uri)
+            if found is None:
+                described = (
+                    "Invalid redirect_uri"
+                    if problem == "redirect_uri"
+                    else "Invalid authorization code"
+                )
+                return _error(403, "invalid_grant", described)
             now = self.clock.now()
-            if found is None or found.used or now - found.issued_at > CODE_TTL_S:
-                return _error(403, "invalid_grant", "Invalid authorization code")
-            if redirect_uri != found.redirect_uri:
-                return _error(403, "invalid_grant", "Invalid redirect_uri")
-            found.used = True
             family = Family(len(self.families) + 1, found.scopes, now)
             self.families[family.id] = family
             return Answer(200, self._issue(family, now))

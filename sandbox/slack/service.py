@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import html
 import json
-from urllib.parse import urlencode, urlsplit
 
-from sandbox.server import Request, Response, Sandbox
+from sandbox.server import Request, Response
 from sandbox.slack.world import KNOWN_SCOPES, Channel, Slack
-from sandbox.standin import bearer, fault_after, fault_before, hidden_inputs, page
+from sandbox.standin import StandInService, bearer, client_credentials, page, with_query
 
 PREFIX = "/slack"
-APP_NAME = "PR Insights"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_TEXT = 40_000
@@ -53,26 +50,18 @@ def _fail(error: str, **data: object) -> Response:
     return Response.json(200, {"ok": False, "error": error, **data}, {"X-Slack-Req-Id": "sandbox"})
 
 
-class SlackService:
+class SlackService(StandInService):
     """Answer ``/slack/...`` against ``sandbox.slack``."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
 
     @property
     def slack(self) -> Slack:
         return self.sandbox.slack  # type: ignore[attr-defined,no-any-return]
 
-    def handle(self, request: Request) -> Response:
-        """Answer one request, applying registered faults, then count it."""
-        early, fault = fault_before(self.sandbox.limits, request)
-        response = early or fault_after(fault, self._answer(request))
-        self.slack.recorder.record(
-            f"{request.method} {request.path}", response.status, bearer(request)
-        )
-        return response
+    @property
+    def world(self) -> Slack:
+        return self.slack
 
-    def _answer(self, request: Request) -> Response:
+    def answer(self, request: Request) -> Response:
         path = request.path.removeprefix(PREFIX).rstrip("/")
         if path == "/oauth/v2/authorize":
             if request.method == "POST":
@@ -146,20 +135,15 @@ class SlackService:
         if problem is not None:
             return problem
         hidden = {k: fields.get(k, "") for k in ("client_id", "scope", "redirect_uri", "state")}
-        ws = self.slack.workspace
-        scopes = "".join(
-            f"<li><code>{html.escape(s)}</code></li>" for s in hidden["scope"].split(",")
+        return self.consent_page(
+            title=f"Install {self.app_name}",
+            heading=f"{self.app_name} is requesting permission to access the "
+            f"{self.slack.workspace.name} Slack workspace",
+            action=f"{PREFIX}/oauth/v2/authorize",
+            fields=hidden,
+            scopes=hidden["scope"].split(","),
+            accept=("allow", "Allow"),
         )
-        workspace = html.escape(ws.name)
-        body = f"""      <h1>{APP_NAME} is requesting permission to access the {workspace} Slack
-        workspace</h1>
-      <ul>{scopes}</ul>
-      <form method="post" action="{PREFIX}/oauth/v2/authorize">
-{hidden_inputs(hidden)}
-        <button type="submit" name="decision" value="allow">Allow</button>
-        <button type="submit" name="decision" value="cancel">Cancel</button>
-      </form>"""
-        return Response.html(200, page(f"Install {APP_NAME}", body))
 
     def decide(self, fields: dict[str, str]) -> Response:
         """Redirect back with a code (Allow) or ``error=access_denied`` (Cancel)."""
@@ -168,14 +152,14 @@ class SlackService:
             return problem
         uri, state = fields["redirect_uri"], fields.get("state", "")
         if fields.get("decision") != "allow":
-            return Response.redirect(_with_query(uri, {"error": "access_denied", "state": state}))
+            return Response.redirect(with_query(uri, {"error": "access_denied", "state": state}))
         scopes = tuple(dict.fromkeys(fields["scope"].replace(" ", "").split(",")))
         code = self.slack.grant(client_id=fields["client_id"], redirect_uri=uri, scopes=scopes)
-        return Response.redirect(_with_query(uri, {"code": code, "state": state}))
+        return Response.redirect(with_query(uri, {"code": code, "state": state}))
 
     def access(self, request: Request, params: dict[str, object]) -> Response:
         """``oauth.v2.access``: client credentials (form or Basic) and the code."""
-        client_id, secret = _client_credentials(request, params)
+        client_id, secret = client_credentials(request, params)
         if client_id != self.slack.client_id:
             return _fail("invalid_client_id")
         if secret != self.slack.client_secret:
@@ -387,19 +371,3 @@ class SlackService:
 
 def _cursor(channel_id: str) -> str:
     return base64.b64encode(f"team:{channel_id}".encode()).decode()
-
-
-def _with_query(uri: str, query: dict[str, str]) -> str:
-    joiner = "&" if urlsplit(uri).query else "?"
-    return f"{uri}{joiner}{urlencode(query)}"
-
-
-def _client_credentials(request: Request, params: dict[str, object]) -> tuple[str, str]:
-    header = request.header("Authorization")
-    if header.lower().startswith("basic "):
-        try:
-            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
-        except ValueError:
-            return "", ""
-        return client_id, secret
-    return str(params.get("client_id") or ""), str(params.get("client_secret") or "")

@@ -12,13 +12,11 @@ from __future__ import annotations
 import random
 import secrets
 import string
-import threading
 from dataclasses import dataclass, field
 
 from sandbox.github.limits import Clock
-from sandbox.standin import Recorder
+from sandbox.standin import StandInWorld
 
-CODE_TTL_S = 600  # Slack: "the code expires after ten minutes"
 CHANNELS = (
     "general", "random", "engineering", "deploys", "pr-notices", "incidents", "design",
     "support", "announcements", "data", "mobile", "frontend", "backend-guild", "old-launch",
@@ -47,15 +45,6 @@ class Channel:
     num_members: int
     topic: str
     bot_member: bool
-
-
-@dataclass(slots=True)
-class Code:
-    client_id: str
-    redirect_uri: str
-    scopes: tuple[str, ...]
-    issued_at: float
-    used: bool = False
 
 
 @dataclass(slots=True)
@@ -101,17 +90,12 @@ class Workspace:
     channels: list[Channel] = field(default_factory=list)
 
 
-class Slack:
+class Slack(StandInWorld):
     """One workspace, the app's install and tokens, and the messages it posted."""
 
     def __init__(self, *, seed: int, clock: Clock, client_id: str, client_secret: str) -> None:
-        self.clock = clock
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.lock = threading.Lock()
-        self.recorder = Recorder()  # requests answered, for /_sandbox/<name>/counters
+        super().__init__(clock=clock, client_id=client_id, client_secret=client_secret)
         self.workspace = _build_workspace(seed)
-        self.codes: dict[str, Code] = {}
         self.tokens: dict[str, Token] = {}
         self.messages: list[Message] = []
         self._rng = random.Random(f"slack-tokens:{seed}")
@@ -131,20 +115,16 @@ class Slack:
         """Record an Allow on the install page; return the single-use code."""
         team_digits = "".join(ch for ch in self.workspace.team_id if ch.isdigit())[:10]
         code = f"{team_digits or '1'}.{secrets.randbelow(10**13)}.{secrets.token_hex(32)}"
-        with self.lock:
-            self.codes[code] = Code(client_id, redirect_uri, scopes, self.clock.now())
-        return code
+        return self.issue_code(
+            client_id=client_id, redirect_uri=redirect_uri, scopes=scopes, code=code
+        )
 
     def redeem(self, *, code: str, redirect_uri: str | None) -> tuple[str, Token | None]:
         """Trade a code for a bot token: ("", token), or (Slack's error code, None)."""
         with self.lock:
-            found = self.codes.get(code)
-            if found is None or found.used or self.clock.now() - found.issued_at > CODE_TTL_S:
-                return "invalid_code", None
-            # Slack: redirect_uri must match the one given to /oauth/v2/authorize, if any.
-            if found.redirect_uri and redirect_uri != found.redirect_uri:
-                return "bad_redirect_uri", None
-            found.used = True
+            found, problem = self.take_code(code, redirect_uri)
+        if found is None:
+            return ("bad_redirect_uri" if problem == "redirect_uri" else "invalid_code"), None
         return "", self.issue_token(found.scopes)
 
     def issue_token(self, scopes: tuple[str, ...]) -> Token:

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
 from django.conf import settings
 from django.utils import timezone
 
 from sync.fields import Secret
+from sync.providers.base import Grant
+from sync.providers.errors import AccessRevoked, BadCode, Misconfigured, ProviderError, Transient
+from sync.providers.http import ProviderHttp, json_of
 
 logger = logging.getLogger(__name__)
 
@@ -31,41 +33,7 @@ PROJECT_PAGE = 50  # Jira's default page size for project search
 MAX_PROJECT_PAGES = 40
 
 
-class JiraError(Exception):
-    """Atlassian answered with something we cannot use; ``str(error)`` is safe to show."""
-
-
-class Transient(JiraError):
-    """Atlassian could not be reached, timed out, failed (5xx) or sent a malformed answer."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class BadCode(JiraError):
-    """The authorization code was wrong, expired or already used (``invalid_grant``)."""
-
-
-class AccessRevoked(JiraError):
-    """The grant is gone: the token was revoked, or the refresh token is no longer valid."""
-
-
-class Misconfigured(JiraError):
-    """Atlassian refused our client id or secret: JIRA_CLIENT_ID / JIRA_CLIENT_SECRET."""
-
-
-@dataclass(frozen=True)
-class TokenGrant:
-    """Tokens from Atlassian's token endpoint, with when the access token expires."""
-
-    access_token: Secret
-    refresh_token: Secret | None
-    expires_at: datetime
-    scopes: tuple[str, ...]
-
-    def __repr__(self) -> str:
-        return f"TokenGrant(expires_at={self.expires_at!r}, scopes={self.scopes!r})"
+JiraError = ProviderError  # every failure below is one of sync.providers.errors' kinds
 
 
 @dataclass(frozen=True)
@@ -86,25 +54,15 @@ class Project:
     name: str
 
 
-class JiraClient:
+class JiraClient(ProviderHttp):
     """Atlassian's authorize URL, token endpoint, accessible resources and project search."""
 
-    def __init__(
-        self,
-        *,
-        auth_url: str,
-        api_url: str,
-        client_id: str,
-        client_secret: str,
-        timeout: float,
-        session: requests.Session | None = None,
-    ) -> None:
+    vendor = "Atlassian"
+
+    def __init__(self, *, auth_url: str, api_url: str, **app: Any) -> None:
+        super().__init__(**app)
         self.auth_url = auth_url.rstrip("/")
         self.api_url = api_url.rstrip("/")
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.timeout = timeout
-        self.http = session or requests.Session()
 
     def authorize_url(self, *, redirect_uri: str, state: str) -> str:
         """Return Atlassian's consent page for our scopes."""
@@ -119,12 +77,12 @@ class JiraClient:
         }
         return f"{self.auth_url}/authorize?{urlencode(query)}"
 
-    def exchange_code(self, *, code: str, redirect_uri: str) -> TokenGrant:
+    def exchange_code(self, *, code: str, redirect_uri: str) -> Grant:
         """Trade the callback's code for tokens; raise BadCode when Atlassian refuses it."""
         body = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
         return self._token(body, refused=BadCode("Atlassian did not accept the code."))
 
-    def refresh(self, *, refresh_token: str) -> TokenGrant:
+    def refresh(self, *, refresh_token: str) -> Grant:
         """Rotate the refresh token for a new pair; AccessRevoked when the grant is gone."""
         body = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         return self._token(body, refused=AccessRevoked("Jira access was revoked."))
@@ -168,10 +126,10 @@ class JiraClient:
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    def _token(self, fields: dict[str, str], *, refused: JiraError) -> TokenGrant:
+    def _token(self, fields: dict[str, str], *, refused: JiraError) -> Grant:
         body = {"client_id": self.client_id, "client_secret": self.client_secret, **fields}
-        response = self._send("POST", f"{self.auth_url}/oauth/token", json=body)
-        data = _json(response)
+        response = self.send("POST", f"{self.auth_url}/oauth/token", json=body)
+        data = json_of(response)
         if response.status_code in (401, 403) and isinstance(data, dict):
             error = str(data.get("error") or "")
             logger.info("Atlassian token endpoint refused: %s %s", response.status_code, error)
@@ -183,7 +141,7 @@ class JiraClient:
         return _grant(data)
 
     def _get(self, path: str, access_token: str, params: dict[str, Any] | None = None) -> Any:
-        response = self._send(
+        response = self.send(
             "GET",
             f"{self.api_url}{path}",
             params=params,
@@ -195,24 +153,10 @@ class JiraClient:
             raise JiraError(f"Jira refused the request ({response.status_code}).")
         if response.status_code != 200:
             raise Transient(f"Jira answered {response.status_code}; try again shortly.")
-        data = _json(response)
+        data = json_of(response)
         if data is None:
             raise Transient("Jira sent an answer that is not JSON; try again shortly.")
         return data
-
-    def _send(self, method: str, url: str, **options: Any) -> requests.Response:
-        try:
-            response = self.http.request(method, url, timeout=self.timeout, **options)
-        except requests.RequestException as error:
-            logger.warning("Atlassian request failed: %s %s", method, type(error).__name__)
-            raise Transient("Atlassian could not be reached; try again shortly.") from None
-        if response.status_code == 429 or response.status_code >= 500:
-            retry_after = _float(response.headers.get("Retry-After"))
-            raise Transient(
-                f"Atlassian answered {response.status_code}; try again shortly.",
-                retry_after=retry_after,
-            )
-        return response
 
 
 def make_client() -> JiraClient:
@@ -226,7 +170,7 @@ def make_client() -> JiraClient:
     )
 
 
-def _grant(data: dict[str, Any]) -> TokenGrant:
+def _grant(data: dict[str, Any]) -> Grant:
     access = data.get("access_token")
     try:
         expires_in = int(data.get("expires_in") or 0)
@@ -235,23 +179,9 @@ def _grant(data: dict[str, Any]) -> TokenGrant:
     if not isinstance(access, str) or not access or expires_in <= 0:
         raise Transient("Atlassian's answer carried no usable access token; try again shortly.")
     refresh = data.get("refresh_token")
-    return TokenGrant(
+    return Grant(
         access_token=Secret(access),
         refresh_token=Secret(refresh) if isinstance(refresh, str) and refresh else None,
         expires_at=timezone.now() + timedelta(seconds=expires_in),
         scopes=tuple(str(data.get("scope") or "").split()),
     )
-
-
-def _json(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
 from django.conf import settings
 
 from sync.fields import Secret
+from sync.providers.errors import AccessRevoked, BadCode, Misconfigured, ProviderError, Transient
+from sync.providers.http import ProviderHttp, json_of
 
 logger = logging.getLogger(__name__)
 
@@ -26,32 +27,7 @@ CHANNEL_PAGE = 200  # Slack recommends no more than 200 per page of conversation
 MAX_CHANNEL_PAGES = 50
 
 
-class SlackError(Exception):
-    """Slack refused the call; ``code`` is Slack's error code, ``str(error)`` safe to show."""
-
-    def __init__(self, message: str, *, code: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class Transient(SlackError):
-    """Slack could not be reached, timed out, failed, rate limited us or sent a bad answer."""
-
-    def __init__(self, message: str, *, code: str = "", retry_after: float | None = None) -> None:
-        super().__init__(message, code=code)
-        self.retry_after = retry_after
-
-
-class BadCode(SlackError):
-    """The install code was wrong, expired or already used."""
-
-
-class Misconfigured(SlackError):
-    """Slack refused our app's client id, secret or redirect URL (SLACK_* settings)."""
-
-
-class AccessRevoked(SlackError):
-    """The bot token was revoked, the app uninstalled, or the token lacks a scope we need."""
+SlackError = ProviderError  # Slack's error code is ``error.code``
 
 
 class ChannelUnavailable(SlackError):
@@ -114,23 +90,14 @@ class PostedMessage:
     ts: str
 
 
-class SlackClient:
+class SlackClient(ProviderHttp):
     """Slack's install page, oauth.v2.access, conversations.list and chat.postMessage."""
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        client_id: str,
-        client_secret: str,
-        timeout: float,
-        session: requests.Session | None = None,
-    ) -> None:
+    vendor = "Slack"
+
+    def __init__(self, *, base_url: str, **app: Any) -> None:
+        super().__init__(**app)
         self.base_url = base_url.rstrip("/")
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.timeout = timeout
-        self.http = session or requests.Session()
 
     def authorize_url(self, *, redirect_uri: str, state: str) -> str:
         """Return Slack's install page for our bot scopes."""
@@ -193,23 +160,8 @@ class SlackClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if "json" in options:
             headers["Content-Type"] = "application/json; charset=utf-8"
-        try:
-            response = self.http.post(
-                f"{self.base_url}/api/{method}", headers=headers, timeout=self.timeout, **options
-            )
-        except requests.RequestException as error:
-            logger.warning("Slack request failed: %s %s", method, type(error).__name__)
-            raise Transient("Slack could not be reached; try again shortly.") from None
-        if response.status_code == 429 or response.status_code >= 500:
-            raise Transient(
-                f"Slack answered {response.status_code}; try again shortly.",
-                code="ratelimited" if response.status_code == 429 else "",
-                retry_after=_float(response.headers.get("Retry-After")),
-            )
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
+        response = self.send("POST", f"{self.base_url}/api/{method}", headers=headers, **options)
+        data = json_of(response)
         if response.status_code != 200 or not isinstance(data, dict):
             raise Transient(f"Slack sent an unexpected answer to {method}; try again shortly.")
         if not data.get("ok"):
@@ -240,10 +192,3 @@ def _channel(item: dict[str, Any]) -> Channel:
         is_member=bool(item.get("is_member")),
         num_members=int(item.get("num_members") or 0),
     )
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None

@@ -121,7 +121,7 @@ def test_it_refuses_tampered_jira_and_slack_choices(
         authorize, _ = _start_oauth(alice, provider)
         assert alice.get(consent(authorize)).status_code == 302
     projects, channel = "/onboarding/jira/projects/", "/onboarding/slack/channel/"
-    site = re.findall(r'name="site" value="([^"]+)"', alice.get(projects).text)[0]
+    site = re.findall(r'name="site" value="([^"]+)"', alice.get(f"{projects}list/").text)[0]
     not_listed = "That is not one of your Jira projects"
     cases: list[tuple[str, list[tuple[str, Any]], str]] = [
         (projects, [("site", site), ("projects", "NOPE")], not_listed),

@@ -7,8 +7,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from sandbox.github.limits import Clock
-from sandbox.slack.world import Slack
 from sandbox.testing import RunningSandbox, SandboxControl
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-slack-client-id", "sandbox-slack-client-secret"
@@ -78,17 +76,6 @@ def test_it_shows_an_install_page_with_allow_and_cancel(sandbox: RunningSandbox)
     assert "PR Insights is requesting permission to access the Acme Slack" in page.text
     assert "<code>chat:write</code>" in page.text and "<code>channels:read</code>" in page.text
     assert ">Allow</button>" in page.text and ">Cancel</button>" in page.text
-
-
-def test_it_refuses_an_unknown_app_or_scope(sandbox: RunningSandbox) -> None:
-    assert install_page(sandbox, client_id="other").status_code == 400
-    assert install_page(sandbox, scope="admin").status_code == 400
-
-
-def test_it_sends_a_cancel_back_as_access_denied_with_the_state(
-    sandbox: RunningSandbox, control: SandboxControl
-) -> None:
-    assert decide(sandbox, "cancel", state="xyz") == {"error": ["access_denied"], "state": ["xyz"]}
 
 
 def test_it_trades_a_code_once_for_a_bot_token(
@@ -255,12 +242,3 @@ def test_it_breaks_slack_requests_with_the_fault_api(
     assert requests.post(url, json=body, headers=headers, timeout=10).status_code == 500
     assert requests.post(url, json=body, headers=headers, timeout=10).json()["ok"] is True
     assert control.slack_counters()["by_endpoint"]["POST /slack/api/chat.postMessage"] == 2
-
-
-def test_it_builds_the_same_workspace_from_the_same_seed() -> None:
-    def workspace(seed: int) -> list[tuple[str, str]]:
-        slack = Slack(seed=seed, clock=Clock(), client_id="c", client_secret="s")
-        return [(slack.workspace.team_id, "")] + [(c.id, c.name) for c in slack.workspace.channels]
-
-    assert workspace(7) == workspace(7)
-    assert workspace(7) != workspace(8)
