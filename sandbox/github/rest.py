@@ -17,6 +17,7 @@ from itertools import pairwise
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+from sandbox.github.hooks import Hooks
 from sandbox.github.payloads import (
     authenticated_user,
     commit_body,
@@ -61,6 +62,8 @@ class Context:
     api: str  # http://host:port/api/v3
     site: str  # http://host:port
     args: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    hooks: Hooks | None = None
 
     @property
     def viewer(self) -> Account | None:
@@ -459,11 +462,10 @@ ROUTES = (
 
 def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
     """Find the route for ``method`` and ``path`` (relative to ``/api/v3``)."""
-    if method not in ("GET", "HEAD"):
-        return None
-    for route in ROUTES:
+    wanted = "GET" if method == "HEAD" else method
+    for route in (*ROUTES, *hook_routes.ROUTES):
         found = route.pattern.match(path)
-        if found:
+        if found and route.name.split(" ", 1)[0] == wanted:
             params = {k: v for k, v in found.groupdict().items() if v is not None}
             return route, params | {"docs": route.docs}
     return None
@@ -473,3 +475,6 @@ def answer(ctx: Context, route: Route, params: dict[str, str]) -> Answer:
     """Run the route's handler under the world lock."""
     with ctx.world.lock:
         return route.handler(ctx, params)
+
+
+from sandbox.github import hook_routes  # noqa: E402  (its routes use this module's Route)
