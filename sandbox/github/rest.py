@@ -204,6 +204,18 @@ def _get_membership(ctx: Context, params: dict[str, str]) -> Answer:
     return Answer(200, membership_body(ctx, org, viewer), 1)
 
 
+def _get_user_membership(ctx: Context, params: dict[str, str]) -> Answer:
+    # GitHub: only a member of the organization may ask; 404 for a user who is not one.
+    org = _find_org(ctx, params)
+    viewer = ctx.viewer
+    account = ctx.world.account(params["username"])
+    if org is None or viewer is None or viewer.login not in org.members:
+        return not_found(params["docs"])
+    if account is None or account.login not in org.members:
+        return not_found(params["docs"])
+    return Answer(200, membership_body(ctx, org, account), 1)
+
+
 def _list_members(ctx: Context, params: dict[str, str]) -> Answer:
     org = _find_org(ctx, params)
     if org is None:
@@ -403,6 +415,14 @@ ROUTES = (
         scopes=_ORG_READ,
     ),
     _route("GET /orgs/{org}", _ORG, _get_org, "orgs/orgs#get-an-organization"),
+    _route(
+        "GET /orgs/{org}/memberships/{username}",
+        _ORG + "/memberships/(?P<username>[^/]+)",
+        _get_user_membership,
+        "orgs/members#get-organization-membership-for-a-user",
+        auth=True,
+        scopes=_ORG_READ,
+    ),
     _route(
         "GET /orgs/{org}/members",
         _ORG + "/members",

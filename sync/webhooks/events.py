@@ -22,6 +22,7 @@ from sync import freshness, memberships
 from sync.engine import members as engine_members
 from sync.engine.tokens import team_token
 from sync.engine.writes import MemberIndex, mark_repository_deleted, save_pulls
+from sync.github import org as github_org
 from sync.github import pulls as github_pulls
 from sync.github.client import Session, parse_time
 from sync.github.pulls import PullRequestData
@@ -167,11 +168,27 @@ def _plan_push(team: Team, payload: dict[str, Any]) -> Change:
 
 def _writing(team: Team, repository: TrackedRepository, pulls: list[PullRequestData]) -> Change:
     def write() -> list[int]:
-        save_pulls(repository=repository, pulls=pulls, members=MemberIndex(team.pk))
-        ids = PullRequest.objects.filter(github_id__in=[p.github_id for p in pulls])
+        newer = _not_older(pulls)
+        save_pulls(repository=repository, pulls=newer, members=MemberIndex(team.pk))
+        ids = PullRequest.objects.filter(github_id__in=[p.github_id for p in newer])
         return list(ids.values_list("id", flat=True))
 
     return Change(write=write, pulls=pulls)
+
+
+def _not_older(pulls: list[PullRequestData]) -> list[PullRequestData]:
+    """Keep the pulls at least as new as their stored rows (locked until commit).
+
+    Two deliveries about one pull request may be applied at once; the one that read GitHub
+    earlier must not overwrite what the later one wrote. Every change to a pull request (its
+    reviews and commits included) moves its ``updated_at`` on GitHub.
+    """
+    stored = dict(
+        PullRequest.objects.select_for_update()
+        .filter(github_id__in=[p.github_id for p in pulls])
+        .values_list("github_id", "updated_at")
+    )
+    return [p for p in pulls if p.github_id not in stored or stored[p.github_id] <= p.updated_at]
 
 
 # -- members -----------------------------------------------------------------------------------
@@ -184,9 +201,12 @@ def _plan_organization(team: Team, payload: dict[str, Any]) -> Change:
     if action not in ("member_added", "member_removed") or not isinstance(user, dict):
         return Change(ignored=f"organization {action or 'event'}: nothing the team keeps")
     github_id, login = int(user["id"]), str(user["login"])
-    if action == "member_removed":
+    # Deliveries about one person may arrive out of order (a redelivered "added" after the
+    # "removed"): GitHub is asked who belongs now, and that is what is written.
+    session = Session(team_token(team.pk).token)
+    role = github_org.member_role(session, org=team.github_org_login, login=login)
+    if role is None:
         return Change(write=lambda: _member_removed(team, github_id))
-    role = "admin" if membership.get("role") == "admin" else "member"
     is_bot = user.get("type") == "Bot"
     avatar = str(user.get("avatar_url") or "")
     return Change(write=lambda: _member_added(team, github_id, login, role, is_bot, avatar))
