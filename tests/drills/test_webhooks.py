@@ -114,17 +114,23 @@ class Watcher:
         roles = dict(TeamMember.objects.filter(team=self.team).values_list("login", "role"))
         now = time.monotonic()
         for e in waiting:
-            seen = {
-                "title": lambda: titles.get(e.key[0]) == e.key[1],  # type: ignore[index]
-                "review": lambda: e.key in reviews,
-                "joined": lambda: bool(roles.get(e.key)),
-                "left": lambda: roles.get(e.key) == "",
-            }[e.kind]()
+            seen = _seen(e, titles, reviews, roles)
             if seen:
                 e.seen_at = now
                 with self.lock:
                     self.pending.remove(e)
                     self.done.append(e)
+
+
+def _seen(e: Expectation, titles: dict[int, str], reviews: set[int], roles: dict[str, str]) -> bool:
+    if e.kind == "title":
+        pair: tuple[int, str] = e.key  # type: ignore[assignment]
+        return titles.get(pair[0]) == pair[1]
+    if e.kind == "review":
+        return e.key in reviews
+    if e.kind == "joined":
+        return bool(roles.get(e.key))  # type: ignore[call-overload]
+    return roles.get(e.key) == ""  # type: ignore[call-overload]
 
 
 def _stream(github: RunningSandbox, team: Team, watcher: Watcher | None, tag: str) -> None:
@@ -192,8 +198,8 @@ def test_it_brings_each_change_into_the_database_within_seconds(
     p95 = latencies[int(len(latencies) * 0.95) - 1]
     print(
         f"\nwebhook change -> database row over {len(latencies)} changes: "
-        f"p50 {p50:.2f} s, p95 {p95:.2f} s, max {latencies[-1]:.2f} s (goal: p95 <= {P95_GOAL_S} s); "
-        f"not seen: {len(missed)}"
+        f"p50 {p50:.2f} s, p95 {p95:.2f} s, max {latencies[-1]:.2f} s "
+        f"(goal: p95 <= {P95_GOAL_S} s); not seen: {len(missed)}"
     )
     assert len(latencies) >= CHANGES * 0.9
     assert p95 <= P95_GOAL_S

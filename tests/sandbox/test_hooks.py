@@ -56,7 +56,7 @@ def receiver() -> Iterator[Receiver]:
     found = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             found.got.append(
                 Received(
@@ -83,14 +83,16 @@ def receiver() -> Iterator[Receiver]:
 
 
 def _post_hook(sandbox: RunningSandbox, token: str, url: str) -> requests.Response:
-    body = {
+    body: dict[str, Any] = {
         "name": "web",
         "active": True,
         "events": ["pull_request", "pull_request_review", "push", "organization", "repository"],
         "config": {"url": url, "content_type": "json", "secret": SECRET},
     }
     headers = {"Authorization": f"token {token}"}
-    return requests.post(f"{sandbox.api_url}/orgs/acme/hooks", json=body, headers=headers)
+    return requests.post(
+        f"{sandbox.api_url}/orgs/acme/hooks", json=body, headers=headers, timeout=10
+    )
 
 
 @pytest.fixture
@@ -118,7 +120,9 @@ def test_it_refuses_a_hook_without_the_scope_or_to_a_member_who_is_no_owner(
         assert answer.status_code == 404
         assert answer.headers["X-Accepted-OAuth-Scopes"] == "admin:org_hook"
     listed = requests.get(
-        f"{sandbox.api_url}/orgs/acme/hooks", headers={"Authorization": f"token {not_owner}"}
+        f"{sandbox.api_url}/orgs/acme/hooks",
+        headers={"Authorization": f"token {not_owner}"},
+        timeout=10,
     )
     assert listed.status_code == 404
     assert receiver.got == []
@@ -137,9 +141,11 @@ def test_it_creates_a_hook_and_pings_it_signed(
     assert ping.signed_with(SECRET) and ping.hook_id == str(hook["id"])
     assert ping.payload["hook_id"] == hook["id"] and ping.payload["organization"]["login"] == "acme"
     headers = {"Authorization": f"token {owner_token}"}
-    listed = requests.get(f"{sandbox.api_url}/orgs/acme/hooks", headers=headers).json()
+    listed = requests.get(f"{sandbox.api_url}/orgs/acme/hooks", headers=headers, timeout=10).json()
     assert [h["id"] for h in listed] == [hook["id"]]
-    one = requests.get(f"{sandbox.api_url}/orgs/acme/hooks/{hook['id']}", headers=headers)
+    one = requests.get(
+        f"{sandbox.api_url}/orgs/acme/hooks/{hook['id']}", headers=headers, timeout=10
+    )
     assert one.json()["events"] == hook["events"]
 
 
@@ -209,15 +215,15 @@ def test_it_records_each_attempt_and_redelivers_a_failed_one(
     control.wait_for_deliveries()
     headers = {"Authorization": f"token {owner_token}"}
     url = f"{sandbox.api_url}/orgs/acme/hooks/{hook['id']}/deliveries"
-    failed = requests.get(url, headers=headers).json()[0]
+    failed = requests.get(url, headers=headers, timeout=10).json()[0]
     assert failed["status_code"] == 500 and failed["redelivery"] is False
     assert failed["status"] == "Invalid HTTP Response: 500" and failed["duration"] >= 0
 
     receiver.status = 200
-    answer = requests.post(f"{url}/{failed['id']}/attempts", headers=headers)
+    answer = requests.post(f"{url}/{failed['id']}/attempts", headers=headers, timeout=10)
     assert answer.status_code == 202
     control.wait_for_deliveries()
-    again = requests.get(url, headers=headers).json()[0]
+    again = requests.get(url, headers=headers, timeout=10).json()[0]
     assert again["guid"] == failed["guid"] and again["redelivery"] is True
     assert again["status_code"] == 200 and again["status"] == "OK"
     assert [r.guid for r in receiver.events("pull_request")] == [failed["guid"]] * 2
@@ -259,5 +265,6 @@ def _repos(control: SandboxControl, token: str) -> list[str]:
         f"{control.url}/api/v3/orgs/acme/repos",
         headers={"Authorization": f"token {token}"},
         params={"sort": "full_name"},
+        timeout=10,
     )
     return [r["name"] for r in answer.json() if not r["archived"]]

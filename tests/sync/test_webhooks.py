@@ -191,7 +191,7 @@ def _open_numbers(github: RunningSandbox, name: str) -> list[int]:
     answer = requests.get(
         f"{github.api_url}/repos/acme/{name}/pulls",
         headers={"Authorization": f"token {token}"},
-        params={"state": "open", "per_page": 10},
+        params={"state": "open", "per_page": "10"},
         timeout=10,
     )
     return [pull["number"] for pull in answer.json()]
