@@ -203,13 +203,27 @@ def _plan_organization(team: Team, payload: dict[str, Any]) -> Change:
     github_id, login = int(user["id"]), str(user["login"])
     # Deliveries about one person may arrive out of order (a redelivered "added" after the
     # "removed"): GitHub is asked who belongs now, and that is what is written.
-    session = Session(team_token(team.pk).token)
-    role = github_org.member_role(session, org=team.github_org_login, login=login)
+    role = _role_now(team, login, said=membership.get("role") if action == "member_added" else None)
     if role is None:
         return Change(write=lambda: _member_removed(team, github_id))
     is_bot = user.get("type") == "Bot"
     avatar = str(user.get("avatar_url") or "")
     return Change(write=lambda: _member_added(team, github_id, login, role, is_bot, avatar))
+
+
+def _role_now(team: Team, login: str, *, said: object) -> str | None:
+    """Return ``login``'s role in the organization now, or None if they are not a member.
+
+    GitHub answers 404 both for a non-member and to a token whose own user left: then its
+    answer says nothing, and the delivery's word (``said``: the role it announced, or None
+    for a removal) is taken instead.
+    """
+    session = Session(team_token(team.pk).token)
+    org = team.github_org_login
+    role = github_org.member_role(session, org=org, login=login)
+    if role is not None or github_org.is_active_member(session, org=org):
+        return role
+    return None if said is None else ("admin" if said == "admin" else "member")
 
 
 def _member_added(
