@@ -99,6 +99,15 @@ class Integration(models.Model):
     webhook_id = models.BigIntegerField(null=True, blank=True)
     webhook_secret = EncryptedTextField(null=True, blank=True)
     webhook_registered_at = models.DateTimeField(null=True, blank=True)
+    # The owner's credential (with admin:org_hook) that registered the hook: it reads the
+    # hook's deliveries and redelivers them.
+    webhook_credential = models.ForeignKey(
+        IntegrationCredential,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         constraints = [

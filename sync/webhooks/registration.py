@@ -9,18 +9,27 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from sync.engine.tokens import team_token
 from sync.github import hooks as github_hooks
 from sync.github.client import Session
-from sync.github.hooks import HookData, HookForbidden
-from sync.models import Integration, WebhookDelivery
+from sync.github.hooks import HOOK_SCOPE, HookData, HookForbidden
+from sync.models import GitHubAccount, Integration, IntegrationCredential, WebhookDelivery
 from sync.webhooks import signatures
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HookForbidden", "NotRegistered", "Redelivery", "redeliver_failed", "register"]
+__all__ = [
+    "HOOK_SCOPE",
+    "HookForbidden",
+    "NotRegistered",
+    "Redelivery",
+    "can_register",
+    "redeliver_failed",
+    "register",
+]
 
 
 class NotRegistered(Exception):
@@ -36,37 +45,59 @@ class Redelivery:
     redelivered: int  # of those, the ones the service never applied: sent again
 
 
-def register(*, team_id: int, url: str) -> HookData:
-    """Create the team's organization webhook to ``url`` with the team's GitHub token.
+def can_register(*, user: User) -> bool:
+    """Whether the user's GitHub access carries the scope that manages org webhooks."""
+    credential = _credential_of(user)
+    return credential is not None and HOOK_SCOPE in credential.scopes.replace(",", " ").split()
 
-    Raises HookForbidden when that token's user is not an owner or lacks admin:org_hook.
+
+def register(*, team_id: int, user: User, url: str) -> HookData:
+    """Create the team's organization webhook to ``url`` with ``user``'s GitHub access.
+
+    Raises HookForbidden when GitHub refuses: they are not an owner, or lack admin:org_hook.
     """
+    credential = _credential_of(user)
+    if credential is None:
+        raise HookForbidden("Connect GitHub first: there is no GitHub access to use")
     integration = Integration.objects.select_related("team").get(team_id=team_id, provider="github")
     secret = signatures.new_secret()
     integration.webhook_secret = secret
     integration.save(update_fields=["webhook_secret"])
-    session = Session(team_token(team_id).token)
+    session = Session(credential.access_token)
     hook = github_hooks.create_org_hook(
         session, org=integration.team.github_org_login, url=url, secret=secret
     )
     Integration.objects.filter(pk=integration.pk).update(
-        webhook_id=hook.id, webhook_registered_at=timezone.now()
+        webhook_id=hook.id, webhook_registered_at=timezone.now(), webhook_credential=credential
     )
-    logger.info("webhook registered team=%s hook=%s", team_id, hook.id)
+    logger.info("webhook registered team=%s hook=%s user=%s", team_id, hook.id, user.pk)
     return hook
+
+
+def _credential_of(user: User) -> IntegrationCredential | None:
+    account = GitHubAccount.objects.select_related("credential").filter(user=user).first()
+    return account.credential if account is not None else None
+
+
+def _hook_session(integration: Integration) -> Session:
+    """Read the hook with the credential that registered it, else the team's own token."""
+    credential = integration.webhook_credential
+    if credential is not None:
+        return Session(credential.access_token)
+    return Session(team_token(integration.team_id).token)
 
 
 def redeliver_failed(team_id: int) -> Redelivery:
     """Ask GitHub to redeliver the team's failed deliveries that were never applied here."""
     integration = (
-        Integration.objects.select_related("team")
+        Integration.objects.select_related("team", "webhook_credential")
         .filter(team_id=team_id, provider="github", webhook_id__isnull=False)
         .first()
     )
     if integration is None or integration.webhook_id is None:
         raise NotRegistered(f"team {team_id} has no organization webhook")
     org, hook_id = integration.team.github_org_login, integration.webhook_id
-    session = Session(team_token(team_id).token)
+    session = _hook_session(integration)
     attempts = github_hooks.list_deliveries(session, org=org, hook_id=hook_id)
     succeeded = {a.guid for a in attempts if a.succeeded}
     latest: dict[str, int] = {}

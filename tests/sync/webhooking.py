@@ -30,7 +30,10 @@ def hooked_team(github: RunningSandbox, alice: User) -> Team:
 
 
 def register(team: Team, base_url: str) -> int:
-    hook = registration.register(team_id=team.pk, url=f"{base_url}{URL}")
+    """Register the team's hook to ``base_url`` with its admin's GitHub access."""
+    admin = Membership.objects.filter(team=team, role=Membership.Role.ADMIN).first()
+    assert admin is not None
+    hook = registration.register(team_id=team.pk, user=admin.user, url=f"{base_url}{URL}")
     return hook.id
 
 
