@@ -61,4 +61,4 @@ def test_it_shows_the_health_on_the_staff_page(team: Team, sam: User, client: Cl
     client.force_login(sam)
     page = client.get(reverse("staff:team", args=[team.pk])).content.decode()
     assert 'data-condition="failing"' in page
-    assert "hook 77" in page and "2 in 24 h, 1 failed: unsigned" in page
+    assert "hook 77" in page and "2 in 24 h, 1 failed (latest: unsigned" in page

@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from sandbox.testing import RunningSandbox
-from sync.models import Integration, Membership, Team, WebhookDelivery
+from sync.models import Integration, IntegrationCredential, Membership, Team, WebhookDelivery
 from sync.webhooks import events, registration, signatures
 from tests.onboarding.personas import connect, identity, join
 from tests.sync.importing import track_all
@@ -23,7 +23,10 @@ URL = "/webhooks/github/"
 def hooked_team(github: RunningSandbox, alice: User) -> Team:
     """Alice, as mona (an owner of acme with admin:org_hook), connects acme; all repos tracked."""
     mona = identity(github, "mona", HOOK_SCOPES)
-    connect(alice, mona)
+    account = connect(alice, mona)
+    IntegrationCredential.objects.filter(pk=account.credential_id).update(
+        scopes=" ".join(HOOK_SCOPES)
+    )
     membership: Membership = join(alice, mona)
     track_all(membership.team, mona.token)
     return membership.team
