@@ -24,9 +24,7 @@ def hooked_team(github: RunningSandbox, alice: User) -> Team:
     """Alice, as mona (an owner of acme with admin:org_hook), connects acme; all repos tracked."""
     mona = identity(github, "mona", HOOK_SCOPES)
     account = connect(alice, mona)
-    IntegrationCredential.objects.filter(pk=account.credential_id).update(
-        scopes=" ".join(HOOK_SCOPES)
-    )
+    IntegrationCredential.objects.filter(githubaccount=account).update(scopes=" ".join(HOOK_SCOPES))
     membership: Membership = join(alice, mona)
     track_all(membership.team, mona.token)
     return membership.team
