@@ -88,7 +88,11 @@ def _hook_session(integration: Integration) -> Session:
 
 
 def redeliver_failed(team_id: int) -> Redelivery:
-    """Ask GitHub to redeliver the team's failed deliveries that were never applied here."""
+    """Ask GitHub to redeliver the team's failed deliveries that never arrived here.
+
+    Raises NotRegistered for a team without a hook, HookForbidden when the credential that
+    created the hook can no longer read it, and the client's GitHubError subclasses otherwise.
+    """
     integration = (
         Integration.objects.select_related("team", "webhook_credential")
         .filter(team_id=team_id, provider="github", webhook_id__isnull=False)

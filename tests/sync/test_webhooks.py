@@ -15,6 +15,7 @@ from sandbox.testing import RunningSandbox
 from sync import memberships
 from sync.models import (
     AuditEvent,
+    IntegrationCredential,
     Membership,
     PullRequest,
     Review,
@@ -208,3 +209,19 @@ def _sandbox_pull_commits(github: RunningSandbox, name: str, number: int) -> lis
         timeout=10,
     )
     return answer.json()  # type: ignore[no-any-return]
+
+
+def test_it_records_why_a_delivery_could_not_be_applied(
+    acme: Team, client: Client, github: RunningSandbox
+) -> None:
+    from sync.actors import apply_webhook_delivery
+
+    answer = post(client, _pr_payload(acme, _repo(acme)), secret=secret_of(acme))
+    assert answer.status_code == 202
+    delivery = WebhookDelivery.objects.get(status=Status.QUEUED)
+    credential = IntegrationCredential.objects.get(user__membership__team=acme)
+    github.control.revoke_token(str(credential.access_token))
+    apply_webhook_delivery.fn(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == Status.FAILED and "BadCredentials" in delivery.reason
+    assert health(acme).condition == HookCondition.FAILING
