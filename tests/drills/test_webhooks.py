@@ -201,8 +201,13 @@ def test_it_brings_each_change_into_the_database_within_seconds(
         f"p50 {p50:.2f} s, p95 {p95:.2f} s, max {latencies[-1]:.2f} s "
         f"(goal: p95 <= {P95_GOAL_S} s); not seen: {len(missed)}"
     )
+    answered = sorted(d["duration"] for d in github.control.hook_deliveries("acme"))
+    print(
+        f"Daphne answered GitHub's {len(answered)} deliveries in at most {answered[-1]:.3f} s "
+        f"(p50 {statistics.median(answered):.3f} s; GitHub waits 10 s)"
+    )
     assert len(latencies) >= CHANGES * 0.9
-    assert p95 <= P95_GOAL_S
+    assert p95 <= P95_GOAL_S and answered[-1] < 10
     assert not WebhookDelivery.objects.filter(status=WebhookDelivery.Status.REFUSED).exists()
 
 
