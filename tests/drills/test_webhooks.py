@@ -44,12 +44,14 @@ ALL_HISTORY = timedelta(days=800)
 # Members who joined stay while this many others join after them (seconds, at this pace), so
 # that each arrival is in the database before its departure replaces it.
 STAY = 4
+# The worker's threads: applying a delivery mostly waits on GitHub and the database.
+THREADS = 8
 
 
 @pytest.fixture
 def sync_worker(request: pytest.FixtureRequest, github: RunningSandbox) -> Iterator[Process]:
     log = ARTIFACTS / "logs" / f"worker-{request.node.name}.log"
-    worker = start_sync_worker(log, threads=4, GITHUB_API_URL=github.api_url)
+    worker = start_sync_worker(log, threads=THREADS, GITHUB_API_URL=github.api_url)
     yield worker
     worker.stop()
 
