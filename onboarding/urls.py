@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from onboarding.providers import STEPS
-from onboarding.views import complete, github, orgs, progress, providers, repos, start
+from onboarding.views import complete, github, orgs, progress, providers, repos, start, webhooks
 
 app_name = "onboarding"
 urlpatterns = [
@@ -16,6 +16,9 @@ urlpatterns = [
     path("select-repos/", repos.select_repos, name="select_repos"),
     path("select-repos/list/", repos.repository_list, name="repository_list"),
     path("select-repos/submit/", repos.submit_repos, name="submit_repos"),
+    path("webhooks/", webhooks.webhook_step, name="webhooks"),
+    path("webhooks/authorize/", webhooks.authorize, name="webhook_authorize"),
+    path("webhooks/register/", webhooks.register, name="webhook_register"),
     path("complete/", complete.complete, name="complete"),
     path("complete/sync/", complete.start_incremental_sync, name="start_incremental_sync"),
     path("sync/<int:job_id>/", progress.sync_progress, name="sync"),

@@ -244,6 +244,11 @@ GITHUB_TIMEOUT = float(os.environ.get("GITHUB_TIMEOUT", "15"))
 # GitHub's web root, where the OAuth pages live; empty derives it from GITHUB_API_URL
 # (https://api.github.com -> https://github.com; http://host/api/v3 -> http://host).
 GITHUB_WEB_URL = os.environ.get("GITHUB_WEB_URL", "")
+# GitHub webhooks (sync.webhooks): the address GitHub delivers to (empty: this site's own
+# /webhooks/github/ as the browser reached it when the hook is registered), and the largest
+# delivery accepted (GitHub caps payloads at 25 MB; ours are far smaller), larger ones get 413.
+WEBHOOK_URL = os.environ.get("WEBHOOK_URL", "")
+WEBHOOK_MAX_BYTES = int(os.environ.get("WEBHOOK_MAX_BYTES", str(5 * 1024 * 1024)))
 # Jira Cloud (optional onboarding step): Atlassian's authorization server and API gateway, and
 # the OAuth 2.0 (3LO) app. Defaults point at the sandbox that `make run` starts on port 8001.
 JIRA_AUTH_URL = os.environ.get("JIRA_AUTH_URL", "http://127.0.0.1:8001/atlassian")

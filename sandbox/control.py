@@ -11,13 +11,14 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from sandbox.github import hook_payloads, rest
 from sandbox.github.limits import (
     RATE_LIMIT_TYPES,
     SECONDARY_STATUSES,
     TIMEOUT_SHAPES,
     SecondaryPolicy,
 )
-from sandbox.github.world import REVIEW_STATES, PullRequest, Repo, Review
+from sandbox.github.world import REVIEW_STATES, Account, PullRequest, Repo, Review
 from sandbox.server import Request, Response, Sandbox
 
 CONTROL_API = """\
@@ -65,6 +66,17 @@ control API (JSON in/out, no auth; all under /_sandbox):
                                                      COMMENTED|DISMISSED}
   POST   /_sandbox/pulls/{owner}/{repo}/{n}/force-push  {keep (commits kept), add? (new)}
   POST   /_sandbox/pulls/{owner}/{repo}/{n}/delete      the PR disappears (GitHub Support)
+  POST   /_sandbox/orgs/{org}/members/{login}/add   {role?: member|admin} joins the org
+  POST   /_sandbox/repos/{owner}/{repo}/archive      {archived?: true}
+  POST   /_sandbox/repos/{owner}/{repo}/rename       {name}
+  GET    /_sandbox/hooks/deliveries?org=acme  every org-hook delivery attempt (newest first)
+  POST   /_sandbox/hooks/faults               {drop?, duplicate?, bad_signature? (shares 0-1),
+                                              delay_s?}: deliveries dropped (recorded as
+                                              failed), sent twice, signed wrongly, delayed
+  POST   /_sandbox/hooks/wait                 {timeout_s?}: until no delivery is in flight
+                                              (every change above to a PR, review, commit,
+                                              member or repository is delivered, signed, to
+                                              the org's hooks, as GitHub does)
   GET    /_sandbox/truth?org=acme&since=ISO   counts and checksum of the org's PR history
   POST   /_sandbox/reset                      fresh world from the same arguments; counters,
                                               faults, budgets, tokens and codes cleared
@@ -273,7 +285,16 @@ class ControlService:
         repo = self._repo(params)
         fields = _fields(request)
         keep, add = int(_number(fields, "keep")), int(_number(fields, "add", 0))
-        pull = self.sandbox.world.force_push(repo, int(params["number"]), keep=keep, add=add)
+        world = self.sandbox.world
+        with world.lock:
+            before = world._require_pull(repo, int(params["number"]))
+            head = before.commits[-1].sha if before.commits else ""
+            pull = world.force_push(repo, int(params["number"]), keep=keep, add=add)
+            ctx, sender = self._hook_context(request), self._account("mona")
+            added = pull.commits[keep:]
+            self._emit(repo, "push", hook_payloads.push(ctx, repo, pull, head, added, sender))
+            payload = hook_payloads.pull_request(ctx, repo, pull, "synchronize", sender)
+            self._emit(repo, "pull_request", payload)
         return Response.json(200, _pull_json(pull) | {"commits": [c.sha for c in pull.commits]})
 
     def delete_pull(self, request: Request, params: dict[str, str]) -> Response:
@@ -289,14 +310,120 @@ class ControlService:
 
     def delete_repo(self, request: Request, params: dict[str, str]) -> Response:
         repo = self.sandbox.world.delete_repo(params["owner"], params["repo"])
+        payload = hook_payloads.repository(
+            self._hook_context(request), repo, "deleted", self._account("mona")
+        )
+        self._emit(repo, "repository", payload)
         return Response.json(200, {"deleted": repo.full_name})
 
+    def archive_repo(self, request: Request, params: dict[str, str]) -> Response:
+        repo = self._repo(params)
+        archived = bool(_fields(request).get("archived", True))
+        world = self.sandbox.world
+        with world.lock:
+            repo.archived = archived
+            repo.version += 1
+            action = "archived" if archived else "unarchived"
+            ctx = self._hook_context(request)
+            payload = hook_payloads.repository(ctx, repo, action, self._account("mona"))
+            self._emit(repo, "repository", payload)
+        return Response.json(200, {"repository": repo.full_name, "archived": archived})
+
+    def rename_repo(self, request: Request, params: dict[str, str]) -> Response:
+        repo = self._repo(params)
+        name = _fields(request).get("name")
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", name):
+            raise BadInput("name (letters, digits, . _ -) is required")
+        world = self.sandbox.world
+        with world.lock:
+            if world.repo(repo.owner.login, name) is not None:
+                raise BadInput(f"{repo.owner.login}/{name} already exists", 422)
+            old = repo.name
+            del world.repos[repo.full_name.lower()]
+            repo.name = name
+            world.repos[repo.full_name.lower()] = repo
+            repo.version += 1
+            changes = {"repository": {"name": {"from": old}}}
+            ctx = self._hook_context(request)
+            payload = hook_payloads.repository(ctx, repo, "renamed", self._account("mona"), changes)
+            self._emit(repo, "repository", payload)
+        return Response.json(200, {"repository": repo.full_name, "was": old})
+
     def remove_member(self, request: Request, params: dict[str, str]) -> Response:
-        try:
-            org = self.sandbox.world.remove_member(params["org"], params["login"])
-        except KeyError as error:
-            raise BadInput(str(error.args[0]), 404) from None
+        world = self.sandbox.world
+        with world.lock:
+            try:
+                org = world.remove_member(params["org"], params["login"])
+            except KeyError as error:
+                raise BadInput(str(error.args[0]), 404) from None
+            member = self._account(params["login"])
+            payload = hook_payloads.organization_member(
+                self._hook_context(request), org, member, "member_removed", self._account("mona")
+            )
+            self.sandbox.hooks.emit(org.account.login, "organization", payload)
         return Response.json(200, {"org": org.account.login, "removed": params["login"]})
+
+    def add_member(self, request: Request, params: dict[str, str]) -> Response:
+        role = str(_fields(request).get("role") or "member")
+        if role not in ("member", "admin"):
+            raise BadInput("role must be member or admin")
+        world = self.sandbox.world
+        with world.lock:
+            org = world.org(params["org"])
+            member = world.account(params["login"])
+            if org is None or member is None or member.type != "User":
+                raise BadInput(f"no org {params['org']} or no user {params['login']}", 404)
+            if member.login in org.members:
+                raise BadInput(f"{member.login} is already a member of {org.account.login}", 422)
+            org.members[member.login] = role
+            payload = hook_payloads.organization_member(
+                self._hook_context(request), org, member, "member_added", self._account("mona")
+            )
+            self.sandbox.hooks.emit(org.account.login, "organization", payload)
+        return Response.json(200, {"org": org.account.login, "added": member.login, "role": role})
+
+    # -- organization webhooks (sandbox.github.hooks) -----------------------------------------
+
+    def hook_deliveries(self, request: Request, params: dict[str, str]) -> Response:
+        org = request.arg("org", "acme") or "acme"
+        hooks = self.sandbox.hooks
+        with hooks.lock:
+            ids = {h.id for h in hooks.of_org(org)}
+            attempts = [d.as_json() for d in reversed(hooks.deliveries) if d.hook_id in ids]
+        return Response.json(200, attempts)
+
+    def hook_faults(self, request: Request, params: dict[str, str]) -> Response:
+        fields = _fields(request)
+        values = {}
+        for name in ("drop", "duplicate", "bad_signature", "delay_s"):
+            if name in fields:
+                value = _number(fields, name)
+                if value < 0 or (name != "delay_s" and value > 1):
+                    raise BadInput(
+                        f"{name} must be a share from 0 to 1"
+                        if name != "delay_s"
+                        else "delay_s must not be negative"
+                    )
+                values[name] = value
+        return Response.json(200, self.sandbox.hooks.set_faults(**values).as_json())
+
+    def hook_wait(self, request: Request, params: dict[str, str]) -> Response:
+        timeout = _number(_fields(request), "timeout_s", 30)
+        idle = self.sandbox.hooks.wait_idle(timeout)
+        return Response.json(200 if idle else 504, {"idle": idle})
+
+    def _hook_context(self, request: Request) -> rest.Context:
+        base = request.base_url
+        return rest.Context(self.sandbox.world, None, f"{base}/api/v3", base)
+
+    def _account(self, login: str) -> Account:
+        account = self.sandbox.world.account(login)
+        if account is None:
+            raise BadInput(f"no account {login}", 404)
+        return account
+
+    def _emit(self, repo: Repo, event: str, payload: dict[str, object]) -> None:
+        self.sandbox.hooks.emit(repo.owner.login, event, payload)
 
     def change_pull(self, request: Request, params: dict[str, str]) -> Response:
         world = self.sandbox.world
@@ -306,19 +433,29 @@ class ControlService:
         fields = _fields(request)
         number = int(params["number"])
         action = params["action"]
-        if action == "update":
-            if not isinstance(fields.get("title"), str):
-                raise BadInput("title (a string) is required")
-            pull = world.update_pull(repo, number, title=str(fields["title"]))
-            return Response.json(200, _pull_json(pull))
-        if action == "merge":
-            by = str(fields.get("by") or "mona")
-            return Response.json(200, _pull_json(world.merge_pull(repo, number, by=by)))
-        state = str(fields.get("state") or "APPROVED")
-        if state not in REVIEW_STATES:
-            raise BadInput(f"state must be one of {', '.join(REVIEW_STATES)}")
-        review = world.review_pull(repo, number, by=str(fields.get("by") or "mona"), state=state)
-        return Response.json(200, _review_json(review))
+        by = self._account(str(fields.get("by") or "mona"))
+        ctx = self._hook_context(request)
+        with world.lock:
+            if action == "update":
+                if not isinstance(fields.get("title"), str):
+                    raise BadInput("title (a string) is required")
+                pull = world.update_pull(repo, number, title=str(fields["title"]))
+                payload = hook_payloads.pull_request(ctx, repo, pull, "edited", by)
+                self._emit(repo, "pull_request", payload)
+                return Response.json(200, _pull_json(pull))
+            if action == "merge":
+                pull = world.merge_pull(repo, number, by=by.login)
+                payload = hook_payloads.pull_request(ctx, repo, pull, "closed", by)
+                self._emit(repo, "pull_request", payload)
+                return Response.json(200, _pull_json(pull))
+            state = str(fields.get("state") or "APPROVED")
+            if state not in REVIEW_STATES:
+                raise BadInput(f"state must be one of {', '.join(REVIEW_STATES)}")
+            review = world.review_pull(repo, number, by=by.login, state=state)
+            pull = world._require_pull(repo, number)
+            payload = hook_payloads.pull_request_review(ctx, repo, pull, review)
+            self._emit(repo, "pull_request_review", payload)
+            return Response.json(200, _review_json(review))
 
 
 def _pull_json(pr: PullRequest) -> dict[str, object]:
@@ -389,6 +526,16 @@ ROUTES = (
         f"/orgs/(?P<org>{_NAME})/members/(?P<login>{_NAME})/remove",
         ControlService.remove_member,
     ),
+    _r(
+        "POST",
+        f"/orgs/(?P<org>{_NAME})/members/(?P<login>{_NAME})/add",
+        ControlService.add_member,
+    ),
+    _r("POST", f"/repos/(?P<owner>{_NAME})/(?P<repo>{_NAME})/archive", ControlService.archive_repo),
+    _r("POST", f"/repos/(?P<owner>{_NAME})/(?P<repo>{_NAME})/rename", ControlService.rename_repo),
+    _r("GET", "/hooks/deliveries", ControlService.hook_deliveries),
+    _r("POST", "/hooks/faults", ControlService.hook_faults),
+    _r("POST", "/hooks/wait", ControlService.hook_wait),
     _r(
         "POST",
         f"/pulls/(?P<owner>{_NAME})/(?P<repo>{_NAME})/(?P<number>\\d+)/(?P<action>update|merge|review)",

@@ -135,11 +135,17 @@ class Sandbox:
 
     def reset(self, world: World | None = None) -> None:
         """Start over: a fresh world, budgets, counters, faults, codes and clock."""
+        from sandbox.github.hooks import Hooks
         from sandbox.github.oauth import OAuth, OAuthApp
         from sandbox.jira.world import Jira
         from sandbox.slack.world import Slack
 
         config = self.config
+        previous: Hooks | None = getattr(self, "hooks", None)
+        if previous is not None:
+            previous.shutdown()
+        # Organization webhooks belong to the world: a fresh world has none.
+        self.hooks = Hooks(seed=config.seed)
         self.clock = Clock()
         self.world = world or World(seed=config.seed, sizes=config.sizes)
         self.generation += 1
@@ -367,7 +373,13 @@ class GitHubService:
         if not allowed:
             return _Reply(self._limited(request, subject, "core"), endpoint)
         ctx = rest.Context(
-            self.sandbox.world, token, f"{request.base_url}/api/v3", request.base_url, request.args
+            self.sandbox.world,
+            token,
+            f"{request.base_url}/api/v3",
+            request.base_url,
+            request.args,
+            body=request.body,
+            hooks=self.sandbox.hooks,
         )
         answer = rest.answer(ctx, *found) if found else rest.not_found()
         response = Response.json(answer.status, answer.data)

@@ -129,6 +129,28 @@ class SandboxControl:
         """Take ``login`` out of the organization ``org`` on the sandbox GitHub."""
         self._call("POST", f"/orgs/{org}/members/{login}/remove")
 
+    def add_member(self, org: str, login: str, role: str = "member") -> None:
+        """Add ``login`` to the organization ``org`` (an org hook hears member_added)."""
+        self._call("POST", f"/orgs/{org}/members/{login}/add", {"role": role})
+
+    def archive_repo(self, owner: str, repo: str, archived: bool = True) -> None:
+        self._call("POST", f"/repos/{owner}/{repo}/archive", {"archived": archived})
+
+    def rename_repo(self, owner: str, repo: str, name: str) -> None:
+        self._call("POST", f"/repos/{owner}/{repo}/rename", {"name": name})
+
+    def hook_deliveries(self, org: str = "acme") -> list[dict[str, Any]]:
+        """Return every delivery attempt to ``org``'s hooks, newest first."""
+        return self._call("GET", "/hooks/deliveries", org=org)
+
+    def set_hook_faults(self, **faults: float) -> dict[str, Any]:
+        """Drop, duplicate, sign wrongly (shares 0-1) or delay (delay_s) hook deliveries."""
+        return self._call("POST", "/hooks/faults", faults)
+
+    def wait_for_deliveries(self, timeout_s: float = 30) -> None:
+        """Return once no hook delivery is in flight."""
+        self._call("POST", "/hooks/wait", {"timeout_s": timeout_s})
+
     def update_pull(self, owner: str, repo: str, number: int, *, title: str) -> dict[str, Any]:
         return self._call("POST", f"/pulls/{owner}/{repo}/{number}/update", {"title": title})
 

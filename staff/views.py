@@ -21,7 +21,7 @@ from staff.forms import (
     JobChoiceForm,
     TeamSearchForm,
 )
-from sync import services
+from sync import services, webhooks
 from sync.access import Action
 from sync.models import SyncJob, Team, TrackedRepository
 from sync.staff import actions, audit, lookups
@@ -124,6 +124,7 @@ def team_detail(request: HttpRequest, team_id: int) -> HttpResponse:
         "repositories": directory.team_repositories(team),
         "events": audit.describe_events(audit.find_audit_events(team=team)[:EVENTS_SHOWN]),
         "extend_form": ExtendHistoryForm(),
+        "webhook": webhooks.health(team),
     }
     return render(request, "staff/team.html", context)
 

@@ -12,12 +12,13 @@ import logging
 
 import dramatiq
 from django.db import DatabaseError
+from django.utils import timezone
 from dramatiq.middleware import TimeLimitExceeded
 
 from sync import credentials, engine
 from sync.crypto import DecryptionError
 from sync.engine.tokens import MissingToken
-from sync.github.errors import BadCredentials, RepositoryUnavailable
+from sync.github.errors import BadCredentials, RateLimited, RepositoryUnavailable
 from sync.models import Integration, RepoSync, Team
 
 logger = logging.getLogger(__name__)
@@ -131,3 +132,28 @@ def notify_sync_finished(job_id: int) -> None:
     from sync import notifications  # imported here to keep this block self-contained
 
     notifications.notify_sync_finished(job_id)
+
+
+# -- GitHub webhook deliveries (sync.webhooks) ---------------------------------------------------
+
+
+@dramatiq.actor(
+    max_retries=5,
+    min_backoff=1_000,
+    max_backoff=30_000,
+    time_limit=120_000,
+    # Nothing a retry can fix: no token to read GitHub with, or a key that is missing.
+    throws=(MissingToken, BadCredentials, DecryptionError),
+)
+def apply_webhook_delivery(delivery_id: int) -> None:
+    """Apply one recorded webhook delivery through the import's write path."""
+    from sync.webhooks import events
+
+    try:
+        events.apply_delivery(delivery_id)
+    except (MissingToken, BadCredentials, RepositoryUnavailable) as error:
+        events.mark_failed(delivery_id, f"{type(error).__name__}: {error}")
+    except RateLimited as error:
+        # No worker sleeps for GitHub's reset: the same message comes back after it.
+        delay = max(1_000, int((error.reset_at - timezone.now()).total_seconds() * 1000))
+        apply_webhook_delivery.send_with_options(args=(delivery_id,), delay=delay)

@@ -58,9 +58,9 @@ class Connection:
     viewer: Viewer
 
 
-def authorize_url(*, redirect_uri: str, state: str) -> str:
+def authorize_url(*, redirect_uri: str, state: str, extra_scopes: tuple[str, ...] = ()) -> str:
     """Return GitHub's authorize page for this app, coming back to ``redirect_uri``."""
-    return oauth.authorize_url(redirect_uri=redirect_uri, state=state)
+    return oauth.authorize_url(redirect_uri=redirect_uri, state=state, extra_scopes=extra_scopes)
 
 
 def connect(*, code: str, redirect_uri: str) -> Connection:

@@ -94,6 +94,20 @@ class Integration(models.Model):
     config = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # GitHub only: the organization webhook that keeps the team fresh (sync.webhooks), and the
+    # secret GitHub signs its deliveries with.
+    webhook_id = models.BigIntegerField(null=True, blank=True)
+    webhook_secret = EncryptedTextField(null=True, blank=True)
+    webhook_registered_at = models.DateTimeField(null=True, blank=True)
+    # The owner's credential (with admin:org_hook) that registered the hook: it reads the
+    # hook's deliveries and redelivers them.
+    webhook_credential = models.ForeignKey(
+        IntegrationCredential,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         constraints = [
@@ -371,3 +385,50 @@ class SyncNotice(models.Model):
     message_ts = models.CharField(max_length=50, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+
+
+class WebhookDelivery(models.Model):
+    """One delivery GitHub sent to /webhooks/github/: accepted once per id, or refused, and why.
+
+    Accepted deliveries are unique on GitHub's delivery id (``X-GitHub-Delivery``); refused
+    ones (unsigned, wrongly signed, oversize) are kept too, without their body, for the staff
+    page and the audit of what was tried.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"  # recorded, its actor not done yet
+        APPLIED = "applied"
+        IGNORED = "ignored"  # an event or a repository the team does not track
+        FAILED = "failed"  # applying it failed for good; the sweep catches up
+        REFUSED = "refused"  # never accepted: see status_code and reason
+
+    ACCEPTED = (Status.QUEUED, Status.APPLIED, Status.IGNORED, Status.FAILED)
+
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
+    guid = models.CharField(max_length=100, blank=True)
+    event = models.CharField(max_length=50, blank=True)
+    action = models.CharField(max_length=50, blank=True)
+    hook_id = models.BigIntegerField(null=True, blank=True)
+    installation_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    status_code = models.PositiveSmallIntegerField()
+    reason = models.CharField(max_length=500, blank=True)
+    size = models.IntegerField(default=0)
+    payload = models.JSONField(null=True, blank=True)
+    # Later deliveries with the same id (GitHub's retries, a replay): answered, not applied.
+    duplicates = models.IntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["guid"],
+                condition=~models.Q(status="refused"),
+                name="one_accepted_delivery_per_guid",
+            )
+        ]
+        indexes = [models.Index(fields=["team", "-received_at"])]

@@ -77,8 +77,13 @@ def connect(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(start_github_sign_in(request, next_url=next_url))
 
 
-def start_github_sign_in(request: HttpRequest, *, next_url: str) -> str:
-    """Keep a fresh OAuth state (and where to go after) in the session; return GitHub's URL."""
+def start_github_sign_in(
+    request: HttpRequest, *, next_url: str, extra_scopes: tuple[str, ...] = ()
+) -> str:
+    """Keep a fresh OAuth state (and where to go after) in the session; return GitHub's URL.
+
+    ``extra_scopes`` asks for more than sign-in needs (an incremental authorization).
+    """
     state = oauth_flow.new_state(request, STATE_KEY)
     if url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -86,7 +91,9 @@ def start_github_sign_in(request: HttpRequest, *, next_url: str) -> str:
         request.session[NEXT_KEY] = next_url
     else:
         request.session.pop(NEXT_KEY, None)
-    return github_access.authorize_url(redirect_uri=_callback_url(request), state=state)
+    return github_access.authorize_url(
+        redirect_uri=_callback_url(request), state=state, extra_scopes=extra_scopes
+    )
 
 
 @never_cache

@@ -17,6 +17,7 @@ from itertools import pairwise
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+from sandbox.github.hooks import Hooks
 from sandbox.github.payloads import (
     authenticated_user,
     commit_body,
@@ -61,6 +62,8 @@ class Context:
     api: str  # http://host:port/api/v3
     site: str  # http://host:port
     args: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    hooks: Hooks | None = None
 
     @property
     def viewer(self) -> Account | None:
@@ -199,6 +202,18 @@ def _get_membership(ctx: Context, params: dict[str, str]) -> Answer:
     if org is None or viewer is None or viewer.login not in org.members:
         return not_found(params["docs"])
     return Answer(200, membership_body(ctx, org, viewer), 1)
+
+
+def _get_user_membership(ctx: Context, params: dict[str, str]) -> Answer:
+    # GitHub: only a member of the organization may ask; 404 for a user who is not one.
+    org = _find_org(ctx, params)
+    viewer = ctx.viewer
+    account = ctx.world.account(params["username"])
+    if org is None or viewer is None or viewer.login not in org.members:
+        return not_found(params["docs"])
+    if account is None or account.login not in org.members:
+        return not_found(params["docs"])
+    return Answer(200, membership_body(ctx, org, account), 1)
 
 
 def _list_members(ctx: Context, params: dict[str, str]) -> Answer:
@@ -401,6 +416,14 @@ ROUTES = (
     ),
     _route("GET /orgs/{org}", _ORG, _get_org, "orgs/orgs#get-an-organization"),
     _route(
+        "GET /orgs/{org}/memberships/{username}",
+        _ORG + "/memberships/(?P<username>[^/]+)",
+        _get_user_membership,
+        "orgs/members#get-organization-membership-for-a-user",
+        auth=True,
+        scopes=_ORG_READ,
+    ),
+    _route(
         "GET /orgs/{org}/members",
         _ORG + "/members",
         _list_members,
@@ -459,11 +482,10 @@ ROUTES = (
 
 def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
     """Find the route for ``method`` and ``path`` (relative to ``/api/v3``)."""
-    if method not in ("GET", "HEAD"):
-        return None
-    for route in ROUTES:
+    wanted = "GET" if method == "HEAD" else method
+    for route in (*ROUTES, *hook_routes.ROUTES):
         found = route.pattern.match(path)
-        if found:
+        if found and route.name.split(" ", 1)[0] == wanted:
             params = {k: v for k, v in found.groupdict().items() if v is not None}
             return route, params | {"docs": route.docs}
     return None
@@ -473,3 +495,6 @@ def answer(ctx: Context, route: Route, params: dict[str, str]) -> Answer:
     """Run the route's handler under the world lock."""
     with ctx.world.lock:
         return route.handler(ctx, params)
+
+
+from sandbox.github import hook_routes  # noqa: E402  (its routes use this module's Route)

@@ -150,6 +150,15 @@ class Session:
         self.points += 1
         return answer
 
+    def rest_post(
+        self, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], Any]:
+        """POST to one REST resource; return its headers and parsed body."""
+        self.gate.check_budget("core", 1)
+        answer = self._request("POST", path, input=body)
+        self.points += 1
+        return answer
+
     def rest_pages(self, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         """Yield each page of a REST list, following GitHub's Link header."""
         url: str | None = path

@@ -80,12 +80,16 @@ def web_url() -> str:
     return f"{api.scheme}://{api.netloc}"
 
 
-def authorize_url(*, redirect_uri: str, state: str) -> str:
-    """Return the GitHub page where the user approves the app."""
+def authorize_url(*, redirect_uri: str, state: str, extra_scopes: tuple[str, ...] = ()) -> str:
+    """Return the GitHub page where the user approves the app (and any ``extra_scopes``).
+
+    Asking again with more scopes is GitHub's incremental authorization: the new token
+    carries the union, and the page names only what is new.
+    """
     query = {
         "client_id": settings.GITHUB_CLIENT_ID,
         "redirect_uri": redirect_uri,
-        "scope": " ".join(SCOPES),
+        "scope": " ".join(SCOPES + extra_scopes),
         "state": state,
         "allow_signup": "true",
     }

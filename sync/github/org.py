@@ -53,3 +53,18 @@ def is_active_member(session: Session, *, org: str) -> bool:
 
 def _all(session: Session, path: str, **params: Any) -> list[dict[str, Any]]:
     return [item for page in session.rest_pages(path, params) for item in page]
+
+
+def member_role(session: Session, *, org: str, login: str) -> str | None:
+    """Return ``login``'s role in ``org`` now (admin or member), or None if not an active member.
+
+    The token's user must be a member of ``org`` themselves.
+    """
+    # GitHub: https://docs.github.com/rest/orgs/members#get-organization-membership-for-a-user
+    try:
+        _, data = session.rest_get(f"/orgs/{org}/memberships/{login}")
+    except NotFound:
+        return None
+    if not isinstance(data, dict) or data.get("state") != "active":
+        return None
+    return "admin" if data.get("role") == "admin" else "member"

@@ -351,3 +351,38 @@ def _reason(error: Exception) -> str:
     if isinstance(error, KeyError):
         return f"missing field {error.args[0]!r}"
     return f"{type(error).__name__}: {str(error)[:200]}"
+
+
+def fetch_pull_request(
+    session: Session, *, owner: str, name: str, number: int
+) -> PullRequestData | None:
+    """Fetch one pull request with its reviews and commits (complete); None if GitHub has none."""
+    variables = {"owner": owner, "name": name, "number": number}
+    data = session.graphql(queries.PULL_REQUEST_QUERY, variables)
+    repository = data.get("repository")
+    if repository is None:
+        raise RepositoryGone("The repository is gone or no longer visible to this token")
+    node = repository.get("pullRequest") if isinstance(repository, dict) else None
+    if node is None:
+        return None
+    return _complete(session, owner, name, node)
+
+
+def fetch_open_pull_requests_by_head(
+    session: Session, *, owner: str, name: str, head: str
+) -> list[PullRequestData]:
+    """Fetch the open pull requests whose head is branch ``head``, complete."""
+    variables = {"owner": owner, "name": name, "head": head}
+    data = session.graphql(queries.PULL_REQUESTS_BY_HEAD_QUERY, variables)
+    connection = _pull_requests(data)
+    return [_complete(session, owner, name, node) for node in _list(connection.get("nodes"))]
+
+
+def _complete(session: Session, owner: str, name: str, node: Any) -> PullRequestData:
+    skipped: list[Skipped] = []
+    try:
+        pull = _pull(node, skipped)
+    except (KeyError, TypeError, ValueError) as error:
+        raise Transient(f"GitHub sent a malformed pull request: {_reason(error)}") from error
+    complete_pull_request(session, owner=owner, name=name, pull=pull)
+    return pull

@@ -138,3 +138,36 @@ def count_query(repositories: int) -> str:
 
 
 PULL_REQUEST_COUNTS_QUERY = count_query(COUNT_BATCH)
+
+# One pull request, fully nested: what a webhook delivery names is read back from GitHub, so
+# its row is GitHub's current state whatever order deliveries arrive in.
+PULL_REQUEST_QUERY = f"""
+query PullRequest(
+  $owner: String!, $name: String!, $number: Int!,
+  $reviews: Int = {NESTED_REVIEWS}, $commits: Int = {NESTED_COMMITS}
+) {{
+  {RATE_LIMIT_FIELDS}
+  repository(owner: $owner, name: $name) {{
+    pullRequest(number: $number) {{{PULL_REQUEST_FIELDS}
+    }}
+  }}
+}}
+"""
+
+# The open pull requests of one head branch: a push names a branch, not a pull request.
+PULL_REQUESTS_BY_HEAD_QUERY = f"""
+query PullRequestsByHead(
+  $owner: String!, $name: String!, $head: String!,
+  $reviews: Int = {NESTED_REVIEWS}, $commits: Int = {NESTED_COMMITS}
+) {{
+  {RATE_LIMIT_FIELDS}
+  repository(owner: $owner, name: $name) {{
+    pullRequests(first: 10, headRefName: $head, states: [OPEN]) {{
+      totalCount
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{{PULL_REQUEST_FIELDS}
+      }}
+    }}
+  }}
+}}
+"""
