@@ -8,19 +8,13 @@ overview can show them without asking.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from enum import StrEnum
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import transaction
 from django.utils import timezone
 
+from sync import progress
 from sync.models import Team
-from sync.progress import team_group
-
-logger = logging.getLogger(__name__)
 
 
 class Source(StrEnum):
@@ -40,11 +34,4 @@ def note_refresh(*, team_id: int, source: Source, pull_request_ids: Sequence[int
         "refreshed_at": now.isoformat(),
         "pull_request_ids": list(pull_request_ids),
     }
-    transaction.on_commit(lambda: _announce(team_id, message), robust=True)
-
-
-def _announce(team_id: int, message: dict[str, object]) -> None:
-    try:
-        async_to_sync(get_channel_layer().group_send)(team_group(team_id), message)
-    except Exception:  # a notice: the row above is the truth, a later snapshot shows it
-        logger.exception("announcing a refresh failed team=%s", team_id)
+    progress.send_after_commit(progress.team_group(team_id), message)

@@ -358,6 +358,12 @@ async def publish_from_db(job_id: int) -> None:
         await _send(get_channel_layer(), messages)
 
 
+def send_after_commit(group: str, message: dict[str, Any]) -> None:
+    """Send ``message`` to ``group`` once the current transaction commits, from the one
+    publisher loop of this process (never a new loop and connection per message)."""
+    transaction.on_commit(lambda: _publisher().send(group, message))
+
+
 def publish_now(job_id: int) -> None:
     """Read the job and send its state to its groups, from any thread (blocking)."""
     _publisher().request(job_id, urgent=True)
@@ -370,6 +376,7 @@ class _Publisher:
         self._last: dict[int, float] = {}
         self._condition = threading.Condition()
         self._in_flight = 0
+        self._outbox: list[tuple[str, dict[str, Any]]] = []  # (group, message) to send as is
         self._thread = threading.Thread(target=self._run, name="progress-publisher", daemon=True)
         self._thread.start()
 
@@ -380,27 +387,37 @@ class _Publisher:
             self._pending[job_id] = min(due, self._pending.get(job_id, due))
             self._condition.notify()
 
+    def send(self, group: str, message: dict[str, Any]) -> None:
+        """Send ``message`` to ``group`` from the publisher's loop, as soon as it is free."""
+        with self._condition:
+            self._outbox.append((group, message))
+            self._condition.notify()
+
     def flush(self, timeout: float = 10) -> None:
         """Wait until every requested publish has been sent."""
         deadline = time.monotonic() + timeout
         with self._condition:
-            while (self._pending or self._in_flight) and time.monotonic() < deadline:
+            while (
+                self._pending or self._outbox or self._in_flight
+            ) and time.monotonic() < deadline:
                 self._condition.wait(0.05)
 
-    def _next_due(self) -> list[int]:
-        """Return the jobs due now; an empty list once nothing has been asked for a while."""
+    def _next_due(self) -> tuple[list[int], list[tuple[str, dict[str, Any]]]]:
+        """Return the jobs due now and the plain messages waiting; nothing once nothing has been
+        asked for a while."""
         with self._condition:
             idle_since = time.monotonic()
             while True:
                 now = time.monotonic()
                 due = [job for job, at in self._pending.items() if at <= now]
-                if due:
+                if due or self._outbox:
                     for job in due:
                         del self._pending[job]
-                    self._in_flight = len(due)
-                    return due
+                    outbox, self._outbox = self._outbox, []
+                    self._in_flight = len(due) + len(outbox)
+                    return due, outbox
                 if not self._pending and now - idle_since >= IDLE_SECONDS:
-                    return []
+                    return [], []
                 wait = min(self._pending.values(), default=idle_since + IDLE_SECONDS) - now
                 self._condition.wait(max(wait, 0.005))
 
@@ -408,9 +425,14 @@ class _Publisher:
         loop = asyncio.new_event_loop()
         layer = get_channel_layer()
         while True:
-            due = self._next_due()
-            if not due:
+            due, outbox = self._next_due()
+            if not due and not outbox:
                 connection.close()  # idle: give the database connection back
+            for group, message in outbox:
+                try:
+                    loop.run_until_complete(layer.group_send(group, message))
+                except Exception:
+                    logger.exception("publishing to %s failed", group)
             for job_id in due:
                 self._last[job_id] = time.monotonic()
                 try:
