@@ -39,7 +39,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ class WebRun:
     p95_ms: float
     daphne_cpu_ms: float  # per update, all Daphne processes
     client_cpu_ms: float
-    per_daphne: list[int] = field(default_factory=list)
+    handshakes_retried: int
 
 
 # -- environment ----------------------------------------------------------------------------------
@@ -266,14 +266,15 @@ async def _fan_out(
     stop = asyncio.Event()
     readies = [asyncio.Event() for _ in range(sockets)]
     received: list[dict[int, float]] = [{} for _ in range(sockets)]
+    retries: list[int] = []
     tasks = []
     for index in range(sockets):
         url = f"{urls[index % len(urls)]}/ws/sync/{job_id}/"
-        client = _client(url, session, received[index], readies[index], stop)
+        client = _client(url, session, received[index], readies[index], stop, retries)
         tasks.append(asyncio.ensure_future(client))
-        if index % 50 == 49:
-            await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies[: index + 1])), 120)
-    await asyncio.wait_for(asyncio.gather(*(ready.wait() for ready in readies)), 120)
+        if index % 25 == 24:  # connect in batches, as pages open over time
+            await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies[: index + 1])), 300)
+    await asyncio.wait_for(asyncio.gather(*(ready.wait() for ready in readies)), 300)
     for _ in range(WARM_UP):
         await asyncio.to_thread(_commit_update, job_id, {}, urgent=True)  # type: ignore[arg-type]
         await asyncio.sleep(1 / rate)
@@ -300,34 +301,56 @@ async def _fan_out(
         p95_ms=_percentile(delays, 0.95),
         daphne_cpu_ms=server_cpu / count * 1000,
         client_cpu_ms=client_cpu / count * 1000,
+        handshakes_retried=len(retries),
     )
 
 
 async def _client(
-    url: str, session: str, received: dict[int, float], ready: asyncio.Event, stop: asyncio.Event
+    url: str,
+    session: str,
+    received: dict[int, float],
+    ready: asyncio.Event,
+    stop: asyncio.Event,
+    retries: list[int],
 ) -> None:
-    """One page's socket: its snapshot, then the arrival time of every version it is sent."""
+    """One page's socket: its snapshot, then the arrival time of every version it is sent.
+
+    A handshake the server drops (Daphne gives the application 5 s to accept) is tried again
+    after a pause, as the page's script does; ``retries`` counts them.
+    """
     import websockets
 
+    origin = url.replace("ws://", "http://").split("/ws/")[0]  # the site's own, as a browser's
+    for attempt in range(20):
+        try:
+            async with websockets.connect(
+                url,
+                origin=origin,  # type: ignore[arg-type]
+                additional_headers={"Cookie": f"sessionid={session}"},
+                max_size=2**22,
+                open_timeout=60,
+            ) as socket:
+                await _read(socket, received, ready, stop)
+                return
+        except (OSError, websockets.exceptions.InvalidHandshake, TimeoutError):
+            retries.append(1)
+            await asyncio.sleep(min(0.5 * 2**attempt, 5))
+
+
+async def _read(
+    socket: Any, received: dict[int, float], ready: asyncio.Event, stop: asyncio.Event
+) -> None:
     from benchmarks.bench_progress import VERSION
 
-    origin = url.replace("ws://", "http://").split("/ws/")[0]  # the site's own, as a browser's
-    async with websockets.connect(
-        url,
-        origin=origin,  # type: ignore[arg-type]
-        additional_headers={"Cookie": f"sessionid={session}"},
-        max_size=2**22,
-        open_timeout=60,
-    ) as socket:
-        await socket.recv()  # the snapshot
-        ready.set()
-        while not stop.is_set():
-            try:
-                frame = await asyncio.wait_for(socket.recv(decode=False), 0.5)
-            except TimeoutError:
-                continue
-            if match := VERSION.search(frame):
-                received.setdefault(int(match.group(1)), time.time())
+    await socket.recv()  # the snapshot
+    ready.set()
+    while not stop.is_set():
+        try:
+            frame = await asyncio.wait_for(socket.recv(decode=False), 0.5)
+        except TimeoutError:
+            continue
+        if match := VERSION.search(frame):
+            received.setdefault(int(match.group(1)), time.time())
 
 
 def run_web(webs: int, args: argparse.Namespace, job_id: int, session: str) -> WebRun:
@@ -375,6 +398,10 @@ def worker_table(runs: list[WorkerRun]) -> str:
         ("  vs 1 process", *(f"{r.throughput / base.throughput:.2f}x" for r in runs)),
         ("first page p95 s", *(f"{r.first_page_p95_s:.2f}" for r in runs)),
         ("worker CPU s per 1,000 PRs", *(f"{r.cpu_per_1000:.1f}" for r in runs)),
+        (
+            "PostgreSQL CPU s per 1,000 PRs",
+            *(f"{r.cpu_by_group.get('postgres', 0.0) / r.prs * 1000:.1f}" for r in runs),
+        ),
         ("worker cores busy (CPU s / wall s)", *(f"{r.worker_cpu_s / r.wall_s:.2f}" for r in runs)),
         ("machine CPU busy (all cores)", *(f"{r.machine_busy:.0%}" for r in runs)),
     ]
@@ -398,6 +425,7 @@ def web_table(runs: list[WebRun]) -> str:
         ("commit -> client p95 ms", *(f"{r.p95_ms:.0f}" for r in runs)),
         ("Daphne CPU ms per update (all)", *(f"{r.daphne_cpu_ms:.1f}" for r in runs)),
         ("client CPU ms per update", *(f"{r.client_cpu_ms:.1f}" for r in runs)),
+        ("handshakes dropped and retried", *(str(r.handshakes_retried) for r in runs)),
     ]
     return _columns(rows)
 

@@ -143,10 +143,9 @@ class Cluster:
 
     def _all_workers_beat(self) -> bool:
         client = redis.Redis.from_url(settings.REDIS_URL)
-        beats = dict(
-            client.zrange(f"{settings.REDIS_PREFIX}:worker-heartbeats", 0, -1, withscores=True)
-        )
-        alive = {name.decode() for name, beat in beats.items() if time.time() - beat < 4}
+        key = f"{settings.REDIS_PREFIX}:worker-heartbeats"
+        beats: list[tuple[bytes, float]] = client.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
+        alive = {name.decode() for name, beat in beats if time.time() - beat < 4}
         names = {f"{socket.gethostname()}-{pid}" for pid in self.worker_pids()}
         return len(names) == HOSTS * PROCESSES and names <= alive
 
@@ -281,12 +280,12 @@ def _sessions_for(server: DaphneServer, users: list[User]) -> list[str]:
     return [Visitor(server, user).session_id for user in users]
 
 
-def _pages(job: SyncJob, targets: list[tuple[str, str]], per_target: int) -> list[Page]:
+def _pages(job: SyncJob, targets: list[tuple[str, str, list[str]]], per_target: int) -> list[Page]:
     """Open ``per_target`` pages of the job on each (ws url root, origin, sessions) target."""
     return [
         Page(f"{root}/ws/sync/{job.pk}/", session, origin)
-        for root, origin, sessions in targets  # type: ignore[misc]
-        for session in (sessions * per_target)[:per_target]  # type: ignore[has-type]
+        for root, origin, sessions in targets
+        for session in (sessions * per_target)[:per_target]
     ]
 
 
