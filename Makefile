@@ -57,3 +57,8 @@ bench-load: $(VENV)/.installed
 .PHONY: bench-truth
 bench-truth: $(VENV)/.installed
 	$(PY) -m benchmarks.bench_truth $(ARGS)
+
+## bench-scale: the 20-team crowd on 1, 2 and 4 worker processes, 1,000 sockets on 1 and 2 Daphnes (REDIS_URL, BENCH_DATABASE_URL optional; ARGS="--processes 1 2 4 8 --sockets 2000 --webs 1 2 4")
+.PHONY: bench-scale
+bench-scale: $(VENV)/.installed
+	$(PY) -m benchmarks.bench_scale $(ARGS)

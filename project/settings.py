@@ -241,6 +241,9 @@ GITHUB_API_URL = os.environ.get("GITHUB_API_URL", "http://127.0.0.1:8001/api/v3"
 GITHUB_CLIENT_ID = os.environ.get("GITHUB_CLIENT_ID", "sandbox-client")
 GITHUB_CLIENT_SECRET = os.environ.get("GITHUB_CLIENT_SECRET", "sandbox-secret")
 GITHUB_TIMEOUT = float(os.environ.get("GITHUB_TIMEOUT", "15"))
+# Requests one GitHub user's token has in flight at once, across every worker process
+# (sync.github.ratelimit; GitHub allows 100). It caps one team's import, not the pool's.
+GITHUB_MAX_CONCURRENT_REQUESTS = int(os.environ.get("GITHUB_MAX_CONCURRENT_REQUESTS", "8"))
 # GitHub's web root, where the OAuth pages live; empty derives it from GITHUB_API_URL
 # (https://api.github.com -> https://github.com; http://host/api/v3 -> http://host).
 GITHUB_WEB_URL = os.environ.get("GITHUB_WEB_URL", "")

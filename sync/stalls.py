@@ -46,6 +46,11 @@ class _Watcher:
         self.timers: dict[int, asyncio.TimerHandle] = {}
         self.armed: dict[int, tuple[int, str | None]] = {}
         self.checks: set[asyncio.Task[None]] = set()
+        # One connection pool per process, not a connection per check: under load, opening one
+        # could outlast the timeout, and then no process would publish the check.
+        self.redis = redis.asyncio.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5
+        )
 
     def watch(self, job_id: int, version: int, check_at: str | None) -> None:
         if self.armed.get(job_id) == (version, check_at):
@@ -63,7 +68,7 @@ class _Watcher:
     def _due(self, job_id: int, check_at: str) -> None:
         del self.timers[job_id]
         self.armed.pop(job_id, None)  # the check may publish the same version: look again
-        check = asyncio.ensure_future(_check(job_id, check_at))
+        check = asyncio.ensure_future(_check(job_id, check_at, self.redis))
         self.checks.add(check)
         check.add_done_callback(lambda done: self._checked(job_id, done))
 
@@ -73,16 +78,17 @@ class _Watcher:
             logger.error("stall check failed job=%s", job_id, exc_info=error)
 
 
-async def _check(job_id: int, check_at: str) -> None:
+async def _check(job_id: int, check_at: str, client: redis.asyncio.Redis) -> None:
     # One web process publishes each check; the others receive what it published.
     key = f"{settings.REDIS_PREFIX}:stall-check:{job_id}:{check_at}"
-    client = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
     try:
         first = await client.set(key, "1", nx=True, ex=60)
-    except redis.RedisError:
-        first = True  # no Redis to agree through: publishing twice is harmless
-    finally:
-        await client.aclose()
+    except redis.RedisError as error:
+        # Publishing goes through the same Redis: when it cannot agree, it could not deliver
+        # either (and a slow answer means another process may have published already). The
+        # sockets reconnect to a snapshot when the feed is lost (sync.fanout).
+        logger.warning("stall check skipped job=%s: %s", job_id, error)
+        return
     if first:
         await progress.publish_from_db(job_id)
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from sync import progress, services, stalls
@@ -31,18 +31,29 @@ def sweep(now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     grace = timedelta(seconds=settings.SYNC_RESUME_AFTER_SECONDS)
     resumed = []
-    jobs = SyncJob.objects.select_related("team").in_bulk(
-        [state.id for state in stalls.stalled_jobs(now) if _stalled_past(state, now, grace)]
-    )
-    for job in jobs.values():
-        try:
-            services.resume_job(job=job)
-        except services.SyncError as error:
-            logger.warning("stalled job=%s not resumed: %s", job.pk, error)
+    for state in stalls.stalled_jobs(now):
+        if not _stalled_past(state, now, grace):
             continue
-        logger.warning("resumed stalled job=%s team=%s", job.pk, job.team_id)
-        resumed.append(job.pk)
+        try:
+            job = _resume_if_still_stalled(state.id, now, grace)
+        except services.SyncError as error:
+            logger.warning("stalled job=%s not resumed: %s", state.id, error)
+            continue
+        if job is not None:
+            logger.warning("resumed stalled job=%s team=%s", job.pk, job.team_id)
+            resumed.append(job.pk)
     return resumed
+
+
+@transaction.atomic
+def _resume_if_still_stalled(job_id: int, now: datetime, grace: timedelta) -> SyncJob | None:
+    # A sweep of another process may have resumed the job since the list was read (a sweep
+    # slower than the interval overlaps the next one): decide again under the row's lock.
+    job = SyncJob.objects.select_for_update(of=("self",)).select_related("team").get(pk=job_id)
+    state = progress.snapshot(job)
+    if state.condition(now) not in stalls.STALLED or not _stalled_past(state, now, grace):
+        return None
+    return services.resume_job(job=job)
 
 
 def _stalled_past(state: progress.JobState, now: datetime, grace: timedelta) -> bool:

@@ -11,7 +11,7 @@ import dramatiq
 import pytest
 from django.utils import timezone
 
-from sync import watchdog
+from sync import stalls, watchdog
 from sync.models import RepoSync, SyncJob
 from tests.staff.teams import make_team
 from tests.sync.jobs import make_job
@@ -74,3 +74,15 @@ def test_it_starts_again_an_import_no_worker_ever_picked_up(queue: dramatiq.Brok
 
     assert watchdog.sweep() == [job.pk]
     assert _queued(queue) == 1  # its start message
+
+
+def test_it_resumes_once_when_a_slow_sweep_overlaps_the_next(
+    queue: dramatiq.Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = _silent_for("overlap", 200)
+    read_before = stalls.stalled_jobs(timezone.now())  # what the slower process's sweep read
+    assert watchdog.sweep() == [job.pk]  # meanwhile another process's sweep resumed it
+
+    monkeypatch.setattr(stalls, "stalled_jobs", lambda now: read_before)
+    assert watchdog.sweep() == []
+    assert _queued(queue) == job.repo_syncs.count()  # sent again once, not twice
