@@ -50,6 +50,7 @@ from benchmarks.crowd import (
     wait_all_finished,
     wait_members_synced,
 )
+from benchmarks.local import serve_plain_http
 
 ROOT = Path(__file__).resolve().parent.parent
 TEAMS = 20
@@ -97,6 +98,7 @@ def _prepare_environment(work_dir: Path) -> None:
     os.environ["SECRET_KEY"] = "bench-secret-key-not-for-production"  # noqa: S105
     os.environ["ENCRYPTION_KEYS"] = "x7rL0Ulh2c3jc6M1d3JXW1dnpzZxQp3Kqn2E3mYkP4A="
     os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
+    serve_plain_http()
 
 
 _redis_server: Any = None

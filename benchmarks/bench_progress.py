@@ -39,6 +39,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from benchmarks.local import serve_plain_http
+
 ROOT = Path(__file__).resolve().parent.parent
 WARM_UP = 3  # updates sent before measuring, in each part
 VERSION = re.compile(rb'id="sync-progress"[^>]*data-version="(\d+)"')
@@ -61,6 +63,7 @@ def _prepare_environment(work_dir: Path) -> None:
     os.environ["SECRET_KEY"] = "bench-secret-key-not-for-production"  # noqa: S105
     os.environ["ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
     os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
+    serve_plain_http()
 
 
 def _ensure_database() -> None:
@@ -228,7 +231,8 @@ async def _client(
 
     async with websockets.connect(
         url,
-        origin="http://127.0.0.1",  # type: ignore[arg-type]
+        # The site's own origin, scheme, host and port, as a browser sends it.
+        origin=url.replace("ws://", "http://").split("/ws/")[0],  # type: ignore[arg-type]
         additional_headers={"Cookie": f"sessionid={session}"},
         max_size=2**22,
         open_timeout=60,

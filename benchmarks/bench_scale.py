@@ -92,9 +92,6 @@ def _prepare_environment(work_dir: Path) -> None:
     os.environ["REDIS_PREFIX"] = f"bench-scale-{uuid.uuid4().hex[:8]}"
     # One user holds every socket of part 2: no per-user cap in the way.
     os.environ["SYNC_SOCKETS_PER_USER"] = "100000"
-    # Plain http on loopback, as the tests run it (tests/backends.py).
-    for name in ("SECURE_SSL_REDIRECT", "SECURE_COOKIES", "SECURE_HSTS_SECONDS"):
-        os.environ[name] = "0"
 
 
 def _cpu(process: Any) -> float:
