@@ -58,7 +58,7 @@ def test_it_creates_and_signs_in_a_new_user(client: Client, db: None, gh: Runnin
     assert client.session["_auth_user_id"] == str(account.user_id)
     assert account.credential is not None
     assert account.credential.scopes == "read:org repo"
-    page = client.get(reverse("onboarding:select_org"))
+    page = client.get(reverse("onboarding:organization_list"))
     assert b"acme" in page.content
 
 
@@ -190,11 +190,11 @@ def test_it_never_shows_or_logs_the_token(
     client.get(callback)
     token = str(IntegrationCredential.objects.get().access_token)
     pages = [
-        client.get(reverse("onboarding:select_org")),
+        client.get(reverse("onboarding:organization_list")),
         client.get(reverse("onboarding:start")),
     ]
     gh.control.revoke_token(token)
-    pages.append(client.get(reverse("onboarding:select_org")))
+    pages.append(client.get(reverse("onboarding:organization_list")))
     assert all(token not in page.content.decode() for page in pages)
     assert token not in caplog.text
 
