@@ -14,7 +14,7 @@ from onboarding.forms import ChooseOrganizationForm, OrganizationPageForm
 from onboarding.views.github import github_error_context, render_github_error
 from sync import accounts, github_access
 from sync.github_access import GitHubError, NotFound
-from sync.models import Membership, Team
+from sync.models import Membership, SyncJob, Team
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,25 @@ def current_membership(request: HttpRequest) -> Membership:
     if team_id != membership.team_id:
         request.session[TEAM_KEY] = membership.team_id
     return membership
+
+
+def current_step_url(request: HttpRequest) -> str:
+    """Return the page of the step the signed-in user has reached in the flow.
+
+    No team yet: the organizations; an admin whose team tracks no repository: the picker; an
+    import running: its progress; otherwise the team overview.
+    """
+    try:
+        membership = current_membership(request)
+    except accounts.NotAMember:
+        return reverse("onboarding:select_org")
+    team = membership.team
+    if membership.role == Membership.Role.ADMIN and not team.repositories.exists():
+        return reverse("onboarding:select_repos")
+    running = SyncJob.objects.filter(team=team, status__in=SyncJob.ACTIVE).order_by("-pk").first()
+    if running is not None:
+        return reverse("onboarding:sync", args=[running.pk])
+    return reverse("onboarding:complete")
 
 
 @never_cache

@@ -117,6 +117,49 @@ def test_it_uses_a_state_once(client: Client, db: None, gh: RunningSandbox) -> N
     assert _exchanges(gh) == 0
 
 
+def test_it_sends_a_signed_in_user_back_onto_githubs_page_to_their_step(
+    client: Client, db: None, gh: RunningSandbox
+) -> None:
+    callback, _ = authorize_on_github(client, gh)
+    assert client.get(callback)["Location"] == reverse("onboarding:select_org")
+    gh.control.reset_counters()
+    # Back onto GitHub's page, which sends the browser to the callback again: a used state.
+    response = client.get(callback)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("onboarding:select_org")
+    assert _exchanges(gh) == 0  # the code is not redeemed
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_it_sends_a_signed_in_admin_back_to_the_step_their_team_is_at(
+    client: Client, db: None, gh: RunningSandbox
+) -> None:
+    from sync.models import Membership, SyncJob, Team
+
+    callback, _ = authorize_on_github(client, gh)
+    client.get(callback)
+    user = GitHubAccount.objects.get().user
+    team = Team.objects.create(name="Acme", github_org_id=1001, github_org_login="acme")
+    Membership.objects.create(user=user, team=team, role=Membership.Role.ADMIN)
+    stale = client.get(callback)
+    assert stale["Location"] == reverse("onboarding:select_repos")
+    team.repositories.create(github_id=1, full_name="acme/api")
+    job = SyncJob.objects.create(team=team, status=SyncJob.Status.RUNNING)
+    assert client.get(callback)["Location"] == reverse("onboarding:sync", args=[job.pk])
+    SyncJob.objects.filter(pk=job.pk).update(status=SyncJob.Status.SUCCEEDED)
+    assert client.get(callback)["Location"] == reverse("onboarding:complete")
+
+
+def test_it_still_refuses_a_used_state_from_a_browser_not_signed_in(
+    client: Client, db: None, gh: RunningSandbox
+) -> None:
+    callback, _ = authorize_on_github(client, gh)
+    client.get(callback)
+    client.logout()
+    assert client.get(callback).status_code == 400
+    assert Client().get(callback).status_code == 400
+
+
 def test_it_refuses_a_callback_from_another_browser(
     client: Client, db: None, gh: RunningSandbox
 ) -> None:
