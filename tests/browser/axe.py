@@ -55,8 +55,8 @@ def _describe(violation: dict[str, Any]) -> str:
     return f"- {violation['id']} ({violation['impact']}): {violation['help']} at {targets}"
 
 
-# Elements wider than the viewport, outside any container that scrolls or clips them, and
-# elements that float over the content (fixed or sticky).
+# Elements wider than the viewport, outside any container that scrolls or clips them; boxes
+# whose content must be scrolled sideways; elements that float over the content.
 _OVERFLOW = """
 () => {
   const width = document.documentElement.clientWidth;
@@ -71,26 +71,32 @@ _OVERFLOW = """
   };
   const over = [];
   const floating = [];
+  const sideways = [];
   for (const el of document.body.querySelectorAll("*")) {
     const style = getComputedStyle(el);
     if (style.display === "none" || style.visibility === "hidden") continue;
     if (style.position === "fixed" || style.position === "sticky") floating.push(name(el));
+    if ((style.overflowX === "auto" || style.overflowX === "scroll") && el.scrollWidth > el.clientWidth + 1) {
+      sideways.push(name(el) + (el.firstElementChild ? " > " + name(el.firstElementChild) : "") + " holds " + el.scrollWidth + " px in " + el.clientWidth);
+    }
     const box = el.getBoundingClientRect();
     if (box.width === 0 || box.height === 0) continue;
     if (box.right <= width + 1 && box.left >= -1) continue;
     if (!contained(el)) over.push(name(el) + " spans " + Math.round(box.left) + "-" + Math.round(box.right));
   }
-  return { width, scrollWidth: document.documentElement.scrollWidth, over: over.slice(0, 10), floating };
+  return { width, scrollWidth: document.documentElement.scrollWidth, over: over.slice(0, 10), floating, sideways };
 }
 """
 
 
 def check_fits(page: Page, name: str) -> None:
-    """Fail if anything overflows the viewport horizontally or floats over the content."""
+    """Fail if anything overflows the viewport horizontally, must be scrolled sideways inside
+    the page (a table wider than its box), or floats over the content."""
     found = page.evaluate(_OVERFLOW)
     assert found["scrollWidth"] <= found["width"], f"{name}: the page scrolls sideways: {found}"
     assert not found["over"], f"{name}: wider than the {found['width']} px viewport: {found}"
     assert not found["floating"], f"{name}: floats over the content: {found['floating']}"
+    assert not found["sideways"], f"{name}: must be scrolled sideways: {found['sideways']}"
 
 
 def check_text_fits(page: Page, selector: str) -> None:
@@ -116,6 +122,7 @@ def look_at(page: Page, name: str, *, widths: tuple[int, ...] = WIDTHS) -> None:
     for width in widths:
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(50)  # one frame for the layout to settle
+        # First, so a failing check leaves the picture of what it found.
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
         check_fits(page, f"{name} at {width} px")
         check_accessibility(page, f"{name} at {width} px")
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
