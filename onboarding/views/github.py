@@ -12,7 +12,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from onboarding import oauth as oauth_flow
 from sync import accounts, github_access
-from sync.models import GitHubAccount
 from sync.github_access import (
     BadCredentials,
     BadVerificationCode,
@@ -25,6 +24,7 @@ from sync.github_access import (
     SSORequired,
     Transient,
 )
+from sync.models import GitHubAccount
 
 logger = logging.getLogger(__name__)
 

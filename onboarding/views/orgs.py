@@ -87,10 +87,10 @@ def organization_list(request: HttpRequest) -> HttpResponse:
             return render_github_error(request, error)
         logger.info("organization list failed: %s", type(error).__name__)
         # htmx swaps only 2xx answers: for it the error is the fragment, with a retry button.
-        context = {"error": github_error_context(error), "list_url": _list_url(request)}
-        return render(request, "onboarding/fragments/org_list.html", context)
+        problem = {"error": github_error_context(error), "list_url": _list_url(request)}
+        return render(request, "onboarding/fragments/org_list.html", problem)
     assert isinstance(request.user, User)  # login_required
-    context = {"rows": _rows(request.user, result), "result": result}
+    context: dict[str, object] = {"rows": _rows(request.user, result), "result": result}
     if fragment:
         return render(request, "onboarding/fragments/org_list.html", context)
     # Without JavaScript the whole page comes back with the list already in it.

@@ -101,13 +101,14 @@ def _repository_rows(repositories: list[Repository], tracked: set[int]) -> SafeS
     rows = []
     for repo in repositories:
         imported = repo.id in tracked
+        name = escape(repo.name)
         rows.append(
             "".join(
                 (
                     _ROW_ARCHIVED if repo.archived else _ROW,
                     f'<input type="checkbox" name="repos" value="{repo.id}"',
                     " checked disabled>" if imported else ">",
-                    f'<span class="pick-name" title="{escape(repo.name)}">{escape(repo.name)}</span>',
+                    f'<span class="pick-name" title="{name}">{name}</span>',
                     '<span class="pick-meta">',
                     _IMPORTED if imported else "",
                     _PRIVATE if repo.private else _PUBLIC,

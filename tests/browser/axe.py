@@ -31,7 +31,10 @@ _AXE = Axe()
 # WCAG 2.1 A and AA, and Deque's best practices.
 _OPTIONS = {
     "resultTypes": ["violations"],
-    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
+    },
 }
 
 
@@ -60,12 +63,16 @@ def _describe(violation: dict[str, Any]) -> str:
 _OVERFLOW = """
 () => {
   const width = document.documentElement.clientWidth;
-  const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
-    + (el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\\s+/).join(".") : "");
+  const name = (el) => {
+    const classes = typeof el.className === "string" ? el.className.trim().split(/\\s+/) : [];
+    return el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+      + classes.filter(Boolean).map((c) => "." + c).join("");
+  };
   const contained = (el) => {
     for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
       const style = getComputedStyle(up);
-      if (style.overflowX !== "visible" && up.getBoundingClientRect().right <= width + 1) return true;
+      const inside = up.getBoundingClientRect().right <= width + 1;
+      if (style.overflowX !== "visible" && inside) return true;
     }
     return false;
   };
@@ -76,15 +83,19 @@ _OVERFLOW = """
     const style = getComputedStyle(el);
     if (style.display === "none" || style.visibility === "hidden") continue;
     if (style.position === "fixed" || style.position === "sticky") floating.push(name(el));
-    if ((style.overflowX === "auto" || style.overflowX === "scroll") && el.scrollWidth > el.clientWidth + 1) {
-      sideways.push(name(el) + (el.firstElementChild ? " > " + name(el.firstElementChild) : "") + " holds " + el.scrollWidth + " px in " + el.clientWidth);
+    const scrolls = style.overflowX === "auto" || style.overflowX === "scroll";
+    if (scrolls && el.scrollWidth > el.clientWidth + 1) {
+      const inner = el.firstElementChild ? " > " + name(el.firstElementChild) : "";
+      sideways.push(name(el) + inner + " holds " + el.scrollWidth + " px in " + el.clientWidth);
     }
     const box = el.getBoundingClientRect();
     if (box.width === 0 || box.height === 0) continue;
     if (box.right <= width + 1 && box.left >= -1) continue;
-    if (!contained(el)) over.push(name(el) + " spans " + Math.round(box.left) + "-" + Math.round(box.right));
+    const span = Math.round(box.left) + "-" + Math.round(box.right);
+    if (!contained(el)) over.push(name(el) + " spans " + span);
   }
-  return { width, scrollWidth: document.documentElement.scrollWidth, over: over.slice(0, 10), floating, sideways };
+  const scrollWidth = document.documentElement.scrollWidth;
+  return { width, scrollWidth, over: over.slice(0, 10), floating, sideways };
 }
 """
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import dramatiq
 import pytest
 from django.db import connections
-from playwright.sync_api import Browser, Error, Page, Response, Route, WebSocket, expect
+from playwright.sync_api import Browser, Dialog, Error, Page, Response, Route, WebSocket, expect
 
 from sandbox.testing import RunningSandbox
 from sync.models import (
@@ -276,15 +276,17 @@ def archive_web(
 @pytest.mark.usefixtures("worker_beating")
 @pytest.mark.parametrize("width", [1280, 375])
 def test_it_walks_the_flow_on_a_desktop_and_a_phone(
-    width: int, archive_web: str, archive_world: RunningSandbox, browser: Browser
+    width: int, archive_web: str, browser: Browser
 ) -> None:
-    web, github = archive_web, archive_world
+    web = archive_web
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     callbacks: list[str] = []
     page.on(
         "request",
-        lambda request: callbacks.append(request.url) if "/github/callback/" in request.url else None,
+        lambda request: (
+            callbacks.append(request.url) if "/github/callback/" in request.url else None
+        ),
     )
     try:
         # Start, then GitHub's Authorize page. Requests that wait on GitHub are held here until
@@ -340,7 +342,12 @@ def test_it_walks_the_flow_on_a_desktop_and_a_phone(
         expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "connected")
         look_at(page, "progress", widths=(width,))
         asked: list[str] = []
-        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+
+        def answer(dialog: Dialog) -> None:
+            asked.append(dialog.message)
+            dialog.dismiss()
+
+        page.once("dialog", answer)
         page.get_by_role("button", name="Cancel import").click()
         expect(page.get_by_test_id("badge")).to_have_text(re.compile("Waiting|Stalled|No worker"))
         assert asked and asked[0].startswith("Cancel this import?")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import Page, Request, WebSocketRoute, expect
+from playwright.sync_api import Dialog, Page, Request, WebSocketRoute, expect
 
 from onboarding import states
 from sync import progress
@@ -219,7 +219,12 @@ def test_it_keeps_keyboard_focus_and_the_scroll_position_through_live_updates(
     expect(cancel).to_be_focused()
     assert page.evaluate("window.scrollY") == scrolled
     asked: list[str] = []
-    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+
+    def answer(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", answer)
     page.keyboard.press("Enter")  # the focused control still works from the keyboard
     expect(page.get_by_test_id("badge")).to_have_text("Cancelled")
     assert asked == [states.CANCEL.confirm]
