@@ -220,13 +220,14 @@ def _messages(sandbox: RunningSandbox) -> list[dict[str, str]]:
     return sandbox.control.slack_messages("pr-notices")
 
 
-def test_it_lists_repositories_without_javascript(web: str, browser: Browser) -> None:
+def test_it_lists_organizations_and_repositories_without_javascript(web: str, browser: Browser) -> None:
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     try:
         page.goto(f"{web}/onboarding/start/")
         page.get_by_role("button", name="Continue with GitHub").click()
         page.get_by_role("button", name=re.compile("^Authorize ")).click()
+        page.get_by_role("link", name="show your organizations").click()
         page.get_by_role("button", name="Choose acme").click()
         page.get_by_role("link", name="show the repositories").click()
         expect(page.locator("#repo-rows li.pick").first).to_be_visible()
