@@ -362,6 +362,17 @@ def test_it_walks_the_flow_on_a_desktop_and_a_phone(
         page.goto(callbacks[0])  # the first callback's address again, from the history
         expect(page).to_have_url(f"{web}/onboarding/sync/{job.pk}/")
         expect(page.get_by_test_id("problem")).to_have_count(0)
+
+        # The organizations again: acme is the user's team, and its badge is as wide as its words.
+        page.goto(f"{web}/onboarding/select-org/")
+        row = page.get_by_test_id("org-acme")
+        badge = row.get_by_text("Your team", exact=True)
+        expect(badge).to_be_visible()
+        badge_box, row_box = badge.bounding_box(), row.bounding_box()
+        assert badge_box is not None and row_box is not None
+        assert badge_box["width"] < 100 < row_box["width"] / 2
+        expect(row.get_by_role("button", name="Open acme")).to_be_visible()
+        look_at(page, "organizations-member", widths=(width,))
     finally:
         context.close()
         connections.close_all()
