@@ -220,7 +220,9 @@ def _messages(sandbox: RunningSandbox) -> list[dict[str, str]]:
     return sandbox.control.slack_messages("pr-notices")
 
 
-def test_it_lists_organizations_and_repositories_without_javascript(web: str, browser: Browser) -> None:
+def test_it_lists_organizations_and_repositories_without_javascript(
+    web: str, browser: Browser
+) -> None:
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     try:
