@@ -115,7 +115,7 @@ class Onboarding:
 
     def choose_org(self) -> None:
         """Pick the organization on the organizations page; the team is created."""
-        page = self._get("/onboarding/select-org/")
+        page = self._get("/onboarding/select-org/list/")
         assert f"Choose {self.org}</button>" in page.text, f"{self.login} cannot choose {self.org}"
         chosen = self._post("/onboarding/select-org/choose/", page, {"org": self.org})
         assert chosen.headers["Location"].endswith("/onboarding/select-repos/"), chosen.status_code

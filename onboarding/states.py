@@ -25,9 +25,14 @@ from sync.progress import Condition, JobState
 class Action:
     name: str  # the URL name under onboarding: and the test id
     label: str
+    confirm: str = ""  # asked before the action is taken ("" for none)
 
 
-CANCEL = Action("sync_cancel", "Cancel import")
+CANCEL = Action(
+    "sync_cancel",
+    "Cancel import",
+    "Cancel this import? What was imported so far is kept; the rest is not imported.",
+)
 RUN_NOW = Action("sync_run_now", "Run it now")
 RETRY = Action("sync_retry", "Retry failed repositories")
 RECONNECT = Action("sync_reconnect", "Reconnect GitHub")

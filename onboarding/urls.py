@@ -12,6 +12,7 @@ urlpatterns = [
     path("github/connect/", github.connect, name="github_connect"),
     path("github/callback/", github.callback, name="github_callback"),
     path("select-org/", orgs.select_org, name="select_org"),
+    path("select-org/list/", orgs.organization_list, name="organization_list"),
     path("select-org/choose/", orgs.choose_org, name="choose_org"),
     path("select-repos/", repos.select_repos, name="select_repos"),
     path("select-repos/list/", repos.repository_list, name="repository_list"),

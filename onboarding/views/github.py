@@ -24,6 +24,7 @@ from sync.github_access import (
     SSORequired,
     Transient,
 )
+from sync.models import GitHubAccount
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,14 @@ def start_github_sign_in(
 @require_GET
 def callback(request: HttpRequest) -> HttpResponse:
     answer = oauth_flow.read_callback(request, STATE_KEY, "GitHub")
+    if answer.error == "state_mismatch" and _signed_in_with_github(request):
+        # Back onto GitHub's page after signing in, then Authorize again: the state was used.
+        # The code is not redeemed; the user goes on where they are. Strangers stay refused.
+        logger.info("GitHub callback with a used state from a signed-in user: back to the flow")
+        from onboarding.views.orgs import current_step_url  # orgs imports this module
+
+        next_url = request.session.pop(NEXT_KEY, None)
+        return redirect(next_url or current_step_url(request))
     if answer.error == "missing_code":
         return _problem(request, "bad_verification_code", status=400)
     if answer.error:
@@ -121,6 +130,11 @@ def callback(request: HttpRequest) -> HttpResponse:
     next_url = request.session.pop(NEXT_KEY, None)  # login() may start a fresh session
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return redirect(next_url or "onboarding:select_org")
+
+
+def _signed_in_with_github(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_authenticated and GitHubAccount.objects.filter(user=user).exists())
 
 
 def _callback_url(request: HttpRequest) -> str:

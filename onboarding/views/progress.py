@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from onboarding import states
 from onboarding.views.github import start_github_sign_in
@@ -63,6 +63,15 @@ def _act(
     return _answer(request, page, message=done, go=_page(result.pk))
 
 
+def _confirm(request: HttpRequest, job_id: int, action: states.Action) -> HttpResponse:
+    try:
+        job = _job_or_404(request, job_id, access.Action.CANCEL)
+    except access.NotAllowed as error:
+        return _answer(request, _page(job_id), message=str(error))
+    context = {"job": job, "action": action, "back": _page(job.pk)}
+    return render(request, "onboarding/sync_confirm.html", context)
+
+
 def _page(job_id: int) -> str:
     return reverse("onboarding:sync", args=[job_id])
 
@@ -74,9 +83,12 @@ def sync_progress(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, "onboarding/sync.html", context)
 
 
+# GET asks first (the button's form without JavaScript); POST cancels (htmx asks in a dialog).
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def sync_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    if request.method == "GET":
+        return _confirm(request, job_id, states.CANCEL)
     return _act(
         request,
         job_id,

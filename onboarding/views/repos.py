@@ -101,18 +101,20 @@ def _repository_rows(repositories: list[Repository], tracked: set[int]) -> SafeS
     rows = []
     for repo in repositories:
         imported = repo.id in tracked
+        name = escape(repo.name)
         rows.append(
             "".join(
                 (
                     _ROW_ARCHIVED if repo.archived else _ROW,
                     f'<input type="checkbox" name="repos" value="{repo.id}"',
                     " checked disabled>" if imported else ">",
-                    f'<span class="pick-name">{escape(repo.name)}</span>',
+                    f'<span class="pick-name" title="{name}">{name}</span>',
+                    '<span class="pick-meta">',
                     _IMPORTED if imported else "",
                     _PRIVATE if repo.private else _PUBLIC,
                     _ARCHIVED if repo.archived else "",
                     _pushed(repo.pushed_at, now),
-                    "</label></li>",
+                    "</span></label></li>",
                 )
             )
         )

@@ -28,19 +28,45 @@
     var tools = body.querySelector(".picker-js");
     if (tools) tools.hidden = false;
 
-    function selected() {
-      var n = 0;
-      for (var i = 0; i < boxes.length; i++) if (boxes[i].checked && !boxes[i].disabled) n++;
-      return n;
+    var hiddenNote = body.querySelector("#repo-hidden");
+    var hiddenCount = body.querySelector("#repo-hidden-count");
+    var hiddenNames = body.querySelector("#repo-hidden-names");
+    var SHOWN_NAMES = 5;
+
+    function number(n) {
+      return n.toLocaleString("en-US");
     }
 
+    function repositories(n) {
+      return number(n) + (n === 1 ? " repository" : " repositories");
+    }
+
+    // What is chosen, including rows the filter or the archived toggle hides: those are
+    // imported too, so the count, the note and the button all say so.
     function showCount() {
-      var n = selected();
-      if (count) count.textContent = n + " selected";
+      var n = 0;
+      var hidden = [];
+      for (var i = 0; i < boxes.length; i++) {
+        if (!boxes[i].checked || boxes[i].disabled) continue;
+        n++;
+        if (!shown(i)) hidden.push(i);
+      }
+      if (count) {
+        count.textContent = number(n) + " selected" + (hidden.length ? ", " + number(hidden.length) + " of them hidden" : "");
+      }
+      if (hiddenNote) {
+        hiddenNote.hidden = hidden.length === 0;
+        if (hidden.length) {
+          hiddenCount.textContent = number(hidden.length) + " hidden selected:";
+          var names = hidden.slice(0, SHOWN_NAMES).map(function (i) { return rows[i].querySelector(".pick-name").textContent; });
+          var more = hidden.length - names.length;
+          hiddenNames.textContent = names.join(", ") + (more ? " and " + number(more) + " more" : "") + ". They will be imported too.";
+        }
+      }
       if (submit) {
         submit.disabled = n === 0;
         submit.textContent = n === 0 ? "Choose at least one repository"
-          : "Import " + n + (n === 1 ? " repository" : " repositories");
+          : "Import " + repositories(n) + (hidden.length ? ", including " + number(hidden.length) + " hidden" : "");
       }
     }
 
@@ -62,6 +88,7 @@
         if (shown(i)) any = true;
       }
       if (noMatch) noMatch.hidden = any || rows.length === 0;
+      showCount();
     }
 
     if (filter) {
@@ -74,14 +101,17 @@
     }
     if (toggle) toggle.addEventListener("change", applyFilter);
 
-    (tools || body).addEventListener("click", function (event) {
+    body.addEventListener("click", function (event) {
       var button = event.target.closest ? event.target.closest("[data-select]") : null;
       if (!button) return;
-      var all = button.getAttribute("data-select") === "all";
+      var which = button.getAttribute("data-select"); // all (shown), none, hidden-none
       for (var i = 0; i < boxes.length; i++) {
         if (boxes[i].disabled) continue; // already imported
-        if (!all) boxes[i].checked = false;
-        else if (shown(i)) boxes[i].checked = true;
+        if (which === "all") {
+          if (shown(i)) boxes[i].checked = true;
+        } else if (which === "none" || !shown(i)) {
+          boxes[i].checked = false;
+        }
       }
       showCount();
     });
@@ -93,10 +123,17 @@
         // The server is safe against a double submit; this only spares the wait.
         window.setTimeout(function () {
           submit.disabled = true;
+          submit.setAttribute("aria-busy", "true");
           submit.textContent = "Starting the import…";
         }, 0);
       });
     }
+    // Back to this page from the progress page: the browser's page cache kept the busy button.
+    window.addEventListener("pageshow", function (event) {
+      if (!event.persisted || !submit) return;
+      submit.removeAttribute("aria-busy");
+      showCount();
+    });
     showCount();
   }
 

@@ -70,3 +70,14 @@ def page_as(browser: Browser, daphne: DaphneServer) -> Iterator[object]:
     yield open_page
     for context in contexts:
         context.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print axe-core's violations per page checked in this run (tests/browser/axe.py)."""
+    from tests.browser.axe import IMPACTS, RESULTS
+
+    if not RESULTS:
+        return
+    terminalreporter.section("axe-core violations per page (critical, serious, moderate, minor)")
+    for name, counts in RESULTS:
+        terminalreporter.write_line(f"{name}: " + " ".join(str(counts[i]) for i in IMPACTS))

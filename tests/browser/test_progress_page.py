@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import Page, Request, WebSocketRoute, expect
+from playwright.sync_api import Dialog, Page, Request, WebSocketRoute, expect
 
+from onboarding import states
 from sync import progress
 from sync.models import RepoSync, SyncJob, Team
+from tests.browser.axe import check_fits
 from tests.browser.servers import DaphneServer
 from tests.conftest import ARTIFACTS
 from tests.sync.jobs import change_job, change_repo, make_job
@@ -168,6 +170,7 @@ def test_it_fits_a_320_pixel_wide_screen(
 
     expect(page.get_by_role("button", name="Retry failed repositories")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    check_fits(page, "progress at 320 px")
     _shot(page, "320px-partial")
 
 
@@ -215,8 +218,16 @@ def test_it_keeps_keyboard_focus_and_the_scroll_position_through_live_updates(
 
     expect(cancel).to_be_focused()
     assert page.evaluate("window.scrollY") == scrolled
+    asked: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", answer)
     page.keyboard.press("Enter")  # the focused control still works from the keyboard
     expect(page.get_by_test_id("badge")).to_have_text("Cancelled")
+    assert asked == [states.CANCEL.confirm]
 
 
 def test_it_acts_without_javascript_and_says_what_it_did(
@@ -230,6 +241,14 @@ def test_it_acts_without_javascript_and_says_what_it_did(
     page.goto(f"{daphne.url}/onboarding/sync/{job.pk}/")
 
     page.get_by_role("button", name="Cancel import").click()
+
+    # First a page that asks; going back from it changes nothing.
+    expect(page.get_by_role("heading", name="Cancel import of acme?")).to_be_visible()
+    page.get_by_role("link", name="No, keep importing").click()
+    expect(page.get_by_test_id("badge")).to_have_text("Importing")
+    assert SyncJob.objects.get(pk=job.pk).status == SyncJob.Status.RUNNING
+    page.get_by_role("button", name="Cancel import").click()
+    page.get_by_role("button", name="Yes, cancel import").click()
 
     expect(page).to_have_url(f"{daphne.url}/onboarding/sync/{job.pk}/")
     expect(page.get_by_test_id("action-message")).to_have_text(

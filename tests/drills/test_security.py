@@ -64,8 +64,9 @@ POSTS: list[tuple[str, str, str, dict[str, str]]] = [
 ]
 # Pages that change nothing, whatever the method.
 READ_ONLY = set(
-    """onboarding:start onboarding:github_callback onboarding:select_org onboarding:select_repos
-    onboarding:repository_list onboarding:jira onboarding:jira_callback onboarding:slack
+    """onboarding:start onboarding:github_callback onboarding:select_org
+    onboarding:organization_list onboarding:select_repos onboarding:repository_list
+    onboarding:jira onboarding:jira_callback onboarding:slack
     onboarding:slack_callback onboarding:complete onboarding:sync
     staff:syncs staff:audit staff:team""".split()
 )

@@ -58,7 +58,7 @@ def test_it_creates_and_signs_in_a_new_user(client: Client, db: None, gh: Runnin
     assert client.session["_auth_user_id"] == str(account.user_id)
     assert account.credential is not None
     assert account.credential.scopes == "read:org repo"
-    page = client.get(reverse("onboarding:select_org"))
+    page = client.get(reverse("onboarding:organization_list"))
     assert b"acme" in page.content
 
 
@@ -115,6 +115,49 @@ def test_it_uses_a_state_once(client: Client, db: None, gh: RunningSandbox) -> N
     assert replay.status_code == 400
     assert b"This sign-in link is no longer valid" in replay.content
     assert _exchanges(gh) == 0
+
+
+def test_it_sends_a_signed_in_user_back_onto_githubs_page_to_their_step(
+    client: Client, db: None, gh: RunningSandbox
+) -> None:
+    callback, _ = authorize_on_github(client, gh)
+    assert client.get(callback)["Location"] == reverse("onboarding:select_org")
+    gh.control.reset_counters()
+    # Back onto GitHub's page, which sends the browser to the callback again: a used state.
+    response = client.get(callback)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("onboarding:select_org")
+    assert _exchanges(gh) == 0  # the code is not redeemed
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_it_sends_a_signed_in_admin_back_to_the_step_their_team_is_at(
+    client: Client, db: None, gh: RunningSandbox
+) -> None:
+    from sync.models import Membership, SyncJob, Team
+
+    callback, _ = authorize_on_github(client, gh)
+    client.get(callback)
+    user = GitHubAccount.objects.get().user
+    team = Team.objects.create(name="Acme", github_org_id=1001, github_org_login="acme")
+    Membership.objects.create(user=user, team=team, role=Membership.Role.ADMIN)
+    stale = client.get(callback)
+    assert stale["Location"] == reverse("onboarding:select_repos")
+    team.repositories.create(github_id=1, full_name="acme/api")
+    job = SyncJob.objects.create(team=team, status=SyncJob.Status.RUNNING)
+    assert client.get(callback)["Location"] == reverse("onboarding:sync", args=[job.pk])
+    SyncJob.objects.filter(pk=job.pk).update(status=SyncJob.Status.SUCCEEDED)
+    assert client.get(callback)["Location"] == reverse("onboarding:complete")
+
+
+def test_it_still_refuses_a_used_state_from_a_browser_not_signed_in(
+    client: Client, db: None, gh: RunningSandbox
+) -> None:
+    callback, _ = authorize_on_github(client, gh)
+    client.get(callback)
+    client.logout()
+    assert client.get(callback).status_code == 400
+    assert Client().get(callback).status_code == 400
 
 
 def test_it_refuses_a_callback_from_another_browser(
@@ -190,11 +233,11 @@ def test_it_never_shows_or_logs_the_token(
     client.get(callback)
     token = str(IntegrationCredential.objects.get().access_token)
     pages = [
-        client.get(reverse("onboarding:select_org")),
+        client.get(reverse("onboarding:organization_list")),
         client.get(reverse("onboarding:start")),
     ]
     gh.control.revoke_token(token)
-    pages.append(client.get(reverse("onboarding:select_org")))
+    pages.append(client.get(reverse("onboarding:organization_list")))
     assert all(token not in page.content.decode() for page in pages)
     assert token not in caplog.text
 

@@ -133,6 +133,25 @@ def test_it_runs_an_action_without_javascript_and_says_what_it_did(alice: User, 
     assert "import was cancelled" in page and 'data-testid="sync_cancel"' not in page
 
 
+def test_it_asks_before_cancelling_without_javascript(alice: User, bob: User, team: Team) -> None:
+    import re
+
+    job = make_job(team, status=SyncJob.Status.RUNNING)
+    client = _browser(alice)
+    page = client.get(f"/onboarding/sync/{job.pk}/").content.decode()
+    form = re.search(r'<form method="(\w+)" action="/onboarding/sync/\d+/cancel/"[^>]*>', page)
+    assert form is not None and form.group(1) == "get"  # asks first, without JavaScript
+    assert 'hx-confirm="Cancel this import?' in form.group(0)  # asks in a dialog, with it
+
+    asked = client.get(f"/onboarding/sync/{job.pk}/cancel/")
+
+    text = asked.content.decode()
+    assert asked.status_code == 200 and "Cancel import of acme?" in text
+    assert "What was imported so far is kept" in text and "No, keep importing" in text
+    assert SyncJob.objects.get(pk=job.pk).status == SyncJob.Status.RUNNING
+    assert _browser(bob).get(f"/onboarding/sync/{job.pk}/cancel/").status_code == 302  # not hers
+
+
 def test_it_cancels_the_import(alice: User, team: Team) -> None:
     job = make_job(team, status=SyncJob.Status.RUNNING)
 

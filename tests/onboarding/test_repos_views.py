@@ -92,6 +92,11 @@ def test_it_lists_repositories_most_recently_pushed_first(
     assert pushed == sorted(pushed, reverse=True)
     assert "Private" in text and "Public" in text
     assert re.search(r"pushed [^<]+ ago</time>", text)
+    # Each name carries its full text as a title: a phone shows it truncated on one line.
+    for repository in expected:
+        name = repository.name
+        assert f'<span class="pick-name" title="{name}">{name}</span>' in text
+    assert 'id="repo-hidden"' in text and "Deselect the hidden ones" in text
 
 
 def test_it_hides_archived_repositories_behind_a_toggle(
