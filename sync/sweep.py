@@ -118,7 +118,9 @@ def _sweep(team: Team) -> Outcome:
         if detection > allowance:
             return Outcome(team.pk, "deferred", f"needs {detection} points; {why}")
         members_changed = _refresh_members(team, session, token.user_id)
+        before = session.points  # the members' REST requests are another budget's
         states = changes.repository_states(session, [r.full_name for r in repositories])
+        allowance -= session.points - before
     except BadCredentials:
         return Outcome(team.pk, "skipped", "GitHub refused the token: reconnect GitHub")
     except RateLimited as error:
@@ -130,7 +132,7 @@ def _sweep(team: Team) -> Outcome:
     outcome = Outcome(team.pk, "unchanged", points=session.points, members_changed=members_changed)
     if not changed:
         return outcome
-    return _start(team, changed, outcome, allowance - session.points, why)
+    return _start(team, changed, outcome, allowance, why)
 
 
 def _start(
