@@ -141,7 +141,9 @@ def _start(
     fits = _fitting(len(changed), allowance)
     chosen, later = changed[:fits], [r.pk for r in changed[fits:]]
     if not chosen:
-        reason = f"{len(changed)} changed repositories need {_sync_cost(len(changed))} points; {why}"
+        reason = (
+            f"{len(changed)} changed repositories need {_sync_cost(len(changed))} points; {why}"
+        )
         return _with(outcome, "deferred", reason, deferred=later)
     try:
         job = services.start_sync(team=team, kind=SyncJob.Kind.SWEEP, repositories=chosen)
@@ -203,9 +205,7 @@ def _refresh_members(team: Team, session: Session, owner_id: int) -> bool:
     if listing is None:
         return False
     try:
-        sync_members(
-            team=team, session=session, owner_id=owner_id, listed_members=listing.members
-        )
+        sync_members(team=team, session=session, owner_id=owner_id, listed_members=listing.members)
     except OwnerLeft:
         logger.warning("sweep: the token's owner left the organization team=%s", team.pk)
         return True
@@ -222,9 +222,8 @@ def _allowance(session: Session, team: Team) -> tuple[int, str]:
     share = math.floor(remaining * settings.SWEEP_BUDGET_SHARE)
     needed = _needed_by_imports(session, team)
     spare = remaining - reserve("graphql") - needed
-    why = (
-        f"the sweep's share is {share} of the {remaining} points left"
-        + (f", and imports on the same token need {needed}" if needed else "")
+    why = f"the sweep's share is {share} of the {remaining} points left" + (
+        f", and imports on the same token need {needed}" if needed else ""
     )
     return max(0, min(share, spare)), why
 
@@ -235,7 +234,9 @@ def _remaining(session: Session) -> int:
         # GitHub: GET /rate_limit costs nothing. https://docs.github.com/rest/rate-limit
         _, data = session.rest_get("/rate_limit")
         session.points -= 1
-        graphql = (data.get("resources") or {}).get("graphql") or {} if isinstance(data, dict) else {}
+        graphql = (
+            (data.get("resources") or {}).get("graphql") or {} if isinstance(data, dict) else {}
+        )
         return int(graphql.get("remaining") or 0)
     return known[0]
 
@@ -329,7 +330,10 @@ def _redis() -> redis.Redis:
     global _client
     with _lock:
         if _client is None or _client[0] != settings.REDIS_URL:
-            _client = (settings.REDIS_URL, redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5))
+            _client = (
+                settings.REDIS_URL,
+                redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5),
+            )
         return _client[1]
 
 

@@ -38,7 +38,7 @@ def processes(request: pytest.FixtureRequest, github: RunningSandbox) -> Iterato
         "SWEEP_PERIOD_SECONDS": str(PERIOD_S),
         "SWEEP_JITTER_SECONDS": str(JITTER_S),
     }
-    worker = start_sync_worker(logs / f"worker-{request.node.name}.log", **env)
+    worker = start_sync_worker(logs / f"worker-{request.node.name}.log", environment=env)
     scheduler = Process(
         ["manage.py", "runscheduler"],
         child_env(**env),
@@ -71,8 +71,7 @@ def test_it_brings_the_database_to_githubs_truth_with_the_sweep_alone(
     truth = github.control.truth("acme", since=since_of(job))
 
     wait_for(
-        lambda: truth_from_db(acme) == truth
-        and TeamMember.objects.get(pk=leaving.pk).role == "",
+        lambda: truth_from_db(acme) == truth and TeamMember.objects.get(pk=leaving.pk).role == "",
         timeout=PERIOD_S + JITTER_S * 2 + SYNC_S,
         interval=0.5,
     )

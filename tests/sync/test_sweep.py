@@ -65,7 +65,7 @@ def test_it_brings_a_change_made_on_github_into_the_database_after_one_sweep(
 
     outcome = sweep.sweep_team(imported.pk)
     assert outcome.status == "syncing", outcome
-    job = wait_finished(SyncJob.objects.get(pk=outcome.job_id))
+    job = wait_finished(SyncJob.objects.get(pk=int(outcome.job_id or 0)))
 
     assert job.kind == SyncJob.Kind.SWEEP and job.status == SyncJob.Status.SUCCEEDED
     assert sorted(job.repo_syncs.values_list("repository__full_name", flat=True)) == [
@@ -109,9 +109,7 @@ def test_it_refreshes_the_members_when_one_leaves(imported: Team, github: Runnin
     assert sweep.sweep_team(imported.pk).members_changed is False
 
 
-def test_it_skips_a_team_while_one_of_its_jobs_runs(
-    imported: Team, github: RunningSandbox
-) -> None:
+def test_it_skips_a_team_while_one_of_its_jobs_runs(imported: Team, github: RunningSandbox) -> None:
     github.control.update_pull("acme", "api", 3, title="Changed while a job runs")
     job = services.start_sync(team=imported, kind=SyncJob.Kind.INCREMENTAL)
     github.control.reset_counters()
@@ -130,7 +128,7 @@ def test_it_syncs_a_repository_deleted_on_github_once_and_then_leaves_it_out(
     github.control.delete_repo("acme", "search")
 
     first = sweep.sweep_team(imported.pk)
-    job = wait_finished(SyncJob.objects.get(pk=first.job_id))
+    job = wait_finished(SyncJob.objects.get(pk=int(first.job_id or 0)))
     second = sweep.sweep_team(imported.pk)
 
     assert job.repo_syncs.get().error_code == "repo_gone"

@@ -76,7 +76,7 @@ def test_it_syncs_what_fits_its_share_and_leaves_the_rest_for_a_later_sweep(
 
     assert outcome.status == "syncing", outcome
     assert (len(outcome.changed), len(outcome.deferred)) == (3, 3)
-    job = SyncJob.objects.get(pk=outcome.job_id)
+    job = SyncJob.objects.get(pk=int(outcome.job_id or 0))
     assert job.repo_syncs.count() == 3
     assert "3 more deferred" in outcome.reason
 

@@ -22,7 +22,9 @@ LOCK_S = 3
 
 def _scheduler(name: str) -> Process:
     env = child_env(
-        SWEEP_PERIOD_SECONDS=str(PERIOD_S), SWEEP_JITTER_SECONDS="0", SCHEDULER_LOCK_SECONDS=str(LOCK_S)
+        SWEEP_PERIOD_SECONDS=str(PERIOD_S),
+        SWEEP_JITTER_SECONDS="0",
+        SCHEDULER_LOCK_SECONDS=str(LOCK_S),
     )
     return Process(["manage.py", "runscheduler"], env, ARTIFACTS / "logs" / f"scheduler-{name}.log")
 
