@@ -67,13 +67,20 @@ class Outcome:
 # -- the scheduler's tick -----------------------------------------------------------------------
 
 
+# A team is swept once an import of it ended with data: before, onboarding has not started it.
+IMPORTED = (SyncJob.Status.SUCCEEDED, SyncJob.Status.PARTIAL)
+
+
 def teams_to_sweep() -> list[int]:
-    """Return the teams with a working GitHub connection, the ones a sweep can refresh."""
+    """Return the imported teams with a working GitHub connection, the ones a sweep refreshes."""
     return list(
-        Integration.objects.filter(provider="github", credential__isnull=False)
+        Integration.objects.filter(
+            provider="github", credential__isnull=False, team__sync_jobs__status__in=IMPORTED
+        )
         .exclude(status=Integration.Status.REVOKED)
         .order_by("team_id")
         .values_list("team_id", flat=True)
+        .distinct()
     )
 
 
@@ -92,6 +99,8 @@ def sweep_team(team_id: int) -> Outcome:
     team = Team.objects.filter(pk=team_id).first()
     if team is None:
         return _log(Outcome(team_id, "skipped", "the team no longer exists"))
+    if not team.sync_jobs.filter(status__in=IMPORTED).exists():
+        return _log(Outcome(team_id, "skipped", "nothing was imported yet"))
     running = _active_job(team_id)
     if running is not None:
         return _log(Outcome(team_id, "skipped", f"job {running} is running"))

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import dramatiq
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from sandbox.testing import RunningSandbox
 from sync import services, sweep
@@ -24,6 +25,7 @@ def acme(team: Team, alice: User, github: RunningSandbox) -> Iterator[Team]:
     token = connect(team, alice, github)
     get_viewer(token)  # sign-in remembers whose token it is: budgets are per GitHub user
     track_all(team, token)
+    _imported(team)
     yield team
     dramatiq.get_broker().flush_all()  # the queued imports of these tests go nowhere
 
@@ -36,7 +38,13 @@ def globex(alice: User, github: RunningSandbox) -> Team:
     token = connect(team, alice, github)
     get_viewer(token)
     track_all(team, token)
+    _imported(team)
     return team
+
+
+def _imported(team: Team) -> None:
+    """An import of the team ended (its repositories' marks stay empty: all of them changed)."""
+    SyncJob.objects.create(team=team, status=SyncJob.Status.SUCCEEDED, finished_at=timezone.now())
 
 
 def _graphql_requests(github: RunningSandbox) -> int:
@@ -55,7 +63,7 @@ def test_it_defers_a_sweep_while_an_import_on_the_same_github_user_needs_the_bud
     assert deferred.status == "deferred", deferred
     assert "imports on the same token need" in deferred.reason
     assert _graphql_requests(github) == 0  # not even the question of what changed
-    assert not SyncJob.objects.filter(team=globex).exists()
+    assert not SyncJob.objects.filter(team=globex, kind=SyncJob.Kind.SWEEP).exists()
     assert any(
         r.levelname == "WARNING" and "sweep deferred" in r.getMessage() for r in caplog.records
     )
@@ -63,7 +71,7 @@ def test_it_defers_a_sweep_while_an_import_on_the_same_github_user_needs_the_bud
     services.cancel_job(job=onboarding)
     ahead = sweep.sweep_team(globex.pk)
     assert ahead.status == "syncing", ahead
-    assert SyncJob.objects.get(team=globex).kind == SyncJob.Kind.SWEEP
+    assert SyncJob.objects.filter(team=globex, kind=SyncJob.Kind.SWEEP).count() == 1
 
 
 def test_it_syncs_what_fits_its_share_and_leaves_the_rest_for_a_later_sweep(
@@ -89,4 +97,17 @@ def test_it_skips_a_team_whose_github_access_was_revoked(
     outcome = sweep.sweep_team(acme.pk)
 
     assert outcome.status == "skipped" and "reconnect GitHub" in outcome.reason
-    assert not SyncJob.objects.filter(team=acme).exists()
+    assert not SyncJob.objects.filter(team=acme, kind=SyncJob.Kind.SWEEP).exists()
+
+
+def test_it_leaves_a_team_alone_until_an_import_of_it_ended(
+    acme: Team, globex: Team, github: RunningSandbox
+) -> None:
+    globex.sync_jobs.all().delete()  # connected, repositories chosen, import not started yet
+    github.control.reset_counters()
+
+    outcome = sweep.sweep_team(globex.pk)
+
+    assert outcome.status == "skipped" and outcome.reason == "nothing was imported yet"
+    assert github.control.counters()["requests"] == 0
+    assert sweep.teams_to_sweep() == [acme.pk]
