@@ -1,8 +1,8 @@
 """Drill: no webhooks at all, only the scheduler (`manage.py runscheduler`) and a
 `rundramatiq` worker, with a period of a few seconds. Changes made on GitHub after the import
 (a review, a new title, a merge, a force-push, a member who leaves) are in the database within
-one period and the time to sync them, equal to GitHub's truth; the sweeps that ran while the
-import did were skipped, and an idle organization afterwards costs one point a sweep.
+one period and the time to sync them, equal to GitHub's truth; the sweeps that came while
+another sync ran were skipped, and an idle organization afterwards costs one point a sweep.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ ALL_HISTORY = timedelta(days=800)
 PERIOD_S = 4.0
 JITTER_S = 0.5
 SYNC_S = 15  # the sweep's own job: a few repositories, a page each
-IMPORT_LATENCY_MS = 800
+SLOW_MS = 2000  # an incremental sync outlasts a period
 
 
 @pytest.fixture
@@ -52,12 +52,16 @@ def processes(request: pytest.FixtureRequest, github: RunningSandbox) -> Iterato
 def test_it_brings_the_database_to_githubs_truth_with_the_sweep_alone(
     acme: Team, github: RunningSandbox, processes: Process
 ) -> None:
-    github.control.set_latency(fixed_ms=IMPORT_LATENCY_MS)  # the import outlasts a period
     job = wait_finished(
         services.start_sync(team=acme, history_since=timezone.now() - ALL_HISTORY), timeout=120
     )
     assert job.status == SyncJob.Status.SUCCEEDED, job.error_message
+    # Someone presses "sync new changes" while GitHub is slow: the sweeps meanwhile skip.
+    github.control.set_latency(fixed_ms=SLOW_MS)
+    pressed = wait_finished(services.start_sync(team=acme, kind=SyncJob.Kind.INCREMENTAL))
+    assert pressed.status == SyncJob.Status.SUCCEEDED, pressed.error_message
     assert f"sweep skipped team={acme.pk} points=0" in processes.output()
+    assert f"job {pressed.pk} is running" in processes.output()
     github.control.set_latency(fixed_ms=0)
     leaving = TeamMember.objects.filter(team=acme).exclude(login="mona").order_by("-github_id")[0]
     time.sleep(1.1)  # GitHub's times are per second: the changes land after the import's mark
