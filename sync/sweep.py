@@ -19,6 +19,7 @@ period and says so in the log.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import logging
@@ -27,10 +28,10 @@ import random
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import redis
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from sync import services
@@ -55,7 +56,7 @@ class Outcome:
     """What one team's sweep did, for the log and the tests."""
 
     team_id: int
-    status: str  # skipped | deferred | unchanged | syncing
+    status: str  # skipped | deferred | failed | unchanged | syncing
     reason: str = ""
     points: int = 0  # GitHub points the sweep itself spent (the job's are on the job)
     changed: list[int] = field(default_factory=list)  # repository ids sent to the job
@@ -131,11 +132,12 @@ def _sweep(team: Team) -> Outcome:
         states = changes.repository_states(session, [r.full_name for r in repositories])
         allowance -= session.points - before
     except BadCredentials:
-        return Outcome(team.pk, "skipped", "GitHub refused the token: reconnect GitHub")
+        return Outcome(team.pk, "failed", "GitHub refused the token: reconnect GitHub")
     except RateLimited as error:
         return Outcome(team.pk, "deferred", f"GitHub's budget is spent until {error.reset_at}")
     except GitHubError as error:
-        return Outcome(team.pk, "skipped", f"GitHub did not answer the sweep ({error})")
+        reason = f"GitHub did not answer the sweep ({error}); the next period tries again"
+        return Outcome(team.pk, "failed", reason)
     changed = _changed(repositories, states)
     _remember_pushes(repositories, states)
     outcome = Outcome(team.pk, "unchanged", points=session.points, members_changed=members_changed)
@@ -166,9 +168,8 @@ def _start(
     )
 
 
-def _with(outcome: Outcome, status: str, reason: str, **changes_: object) -> Outcome:
-    fields = {**outcome.__dict__, "status": status, "reason": reason, **changes_}
-    return Outcome(**fields)  # type: ignore[arg-type]
+def _with(outcome: Outcome, status: str, reason: str, **fields: Any) -> Outcome:
+    return dataclasses.replace(outcome, status=status, reason=reason, **fields)
 
 
 def _changed(
@@ -290,7 +291,7 @@ def _fitting(changed: int, allowance: int) -> int:
 
 def _active_job(team_id: int) -> int | None:
     return (
-        SyncJob.objects.filter(Q(team_id=team_id), status__in=SyncJob.ACTIVE)
+        SyncJob.objects.filter(team_id=team_id, status__in=SyncJob.ACTIVE)
         .values_list("pk", flat=True)
         .first()
     )
@@ -313,7 +314,7 @@ def redeliver_failed_webhooks(team_id: int) -> None:
 
 
 def _log(outcome: Outcome) -> Outcome:
-    level = logging.INFO if outcome.status != "deferred" else logging.WARNING
+    level = logging.WARNING if outcome.status in ("deferred", "failed") else logging.INFO
     logger.log(
         level,
         "sweep %s team=%s points=%s changed=%s deferred=%s members_changed=%s job=%s%s",

@@ -96,7 +96,7 @@ def test_it_skips_a_team_whose_github_access_was_revoked(
 
     outcome = sweep.sweep_team(acme.pk)
 
-    assert outcome.status == "skipped" and "reconnect GitHub" in outcome.reason
+    assert outcome.status == "failed" and "reconnect GitHub" in outcome.reason
     assert not SyncJob.objects.filter(team=acme, kind=SyncJob.Kind.SWEEP).exists()
 
 
@@ -111,3 +111,20 @@ def test_it_leaves_a_team_alone_until_an_import_of_it_ended(
     assert outcome.status == "skipped" and outcome.reason == "nothing was imported yet"
     assert github.control.counters()["requests"] == 0
     assert sweep.teams_to_sweep() == [acme.pk]
+
+
+def test_it_tells_when_github_fails_and_sweeps_again_next_period(
+    acme: Team, github: RunningSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    github.control.add_fault("^/api/graphql$", kind="status", status=502, count=1)
+
+    failed = sweep.sweep_team(acme.pk)
+    again = sweep.sweep_team(acme.pk)
+
+    assert failed.status == "failed" and "(502)" in failed.reason, failed
+    assert "the next period tries again" in failed.reason
+    assert any(
+        r.levelname == "WARNING" and "sweep failed" in r.getMessage() for r in caplog.records
+    )
+    assert again.status == "syncing", again
+    assert SyncJob.objects.filter(team=acme, kind=SyncJob.Kind.SWEEP).count() == 1
