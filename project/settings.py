@@ -365,4 +365,7 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # The scheduler's APScheduler logs every run of its jobs (the lock's renewal every few
+    # seconds); runscheduler and the sweep log what matters themselves.
+    "loggers": {"apscheduler": {"level": "WARNING"}},
 }
