@@ -20,7 +20,6 @@ period and says so in the log.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import logging
 import math
@@ -34,7 +33,7 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from sync import services
+from sync import services, webhooks
 from sync.engine import eta
 from sync.engine.members import OwnerLeft, sync_members
 from sync.engine.tokens import MissingToken, team_token
@@ -43,6 +42,7 @@ from sync.github.client import Session, token_key
 from sync.github.errors import BadCredentials, GitHubError, RateLimited
 from sync.github.ratelimit import gate_key, reserve
 from sync.models import Integration, SyncJob, Team, TrackedRepository
+from sync.webhooks.registration import NotRegistered
 
 logger = logging.getLogger(__name__)
 
@@ -304,13 +304,15 @@ def _take_turn(team_id: int) -> bool:
 def redeliver_failed_webhooks(team_id: int) -> None:
     """Ask GitHub again for the team's webhook deliveries that failed (``sync.webhooks``)."""
     try:
-        webhooks = importlib.import_module("sync.webhooks")
-    except ImportError:
-        return  # this build receives no webhooks
-    try:
         webhooks.redeliver_failed(team_id)
-    except Exception:  # the sweep goes on: the deliveries are tried again next period
-        logger.exception("sweep: redelivering failed webhooks failed team=%s", team_id)
+    except NotRegistered:
+        return  # the team has no organization webhook: the sweep alone keeps it fresh
+    except Exception as error:  # the sweep goes on: the deliveries are tried again next period
+        logger.warning(
+            "sweep: redelivering failed webhooks failed team=%s: %s",
+            team_id,
+            f"{type(error).__name__}: {error}",
+        )
 
 
 def _log(outcome: Outcome) -> Outcome:
