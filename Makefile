@@ -62,3 +62,8 @@ bench-truth: $(VENV)/.installed
 .PHONY: bench-scale
 bench-scale: $(VENV)/.installed
 	$(PY) -m benchmarks.bench_scale $(ARGS)
+
+## bench-sweep: GitHub points of one sweep of an idle 2,000-repository organization, and per hour at the default period, beside the incremental sync of every repository (ARGS="--repos N")
+.PHONY: bench-sweep
+bench-sweep: $(VENV)/.installed
+	$(PY) -m benchmarks.bench_sweep $(ARGS)

@@ -3,7 +3,8 @@
 Starts an embedded Redis-protocol server (unless REDIS_URL is set), the sandbox with a demo
 world on SANDBOX_PORT standing in for every provider not configured for real (GitHub, Jira,
 Slack: each address follows SANDBOX_PORT), migrates, creates the demo's staff user on first
-start, then runs Daphne on PORT and a Dramatiq worker as child processes until interrupted.
+start, then runs Daphne on PORT, a Dramatiq worker and the scheduler as child processes
+until interrupted.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def main() -> None:
         text=True,
     ).stdout.strip()
     children.append(_child(["manage.py", "rundramatiq", "--processes", "1", "--threads", "4"], env))
+    children.append(_child(["manage.py", "runscheduler"], env))  # the sweep, every 15 min
     children.append(
         _child(
             ["-m", "project.web", "-b", "127.0.0.1", "-p", str(WEB_PORT), "asgi:application"], env

@@ -278,6 +278,21 @@ SYNC_REPOS_IN_FLIGHT = int(os.environ.get("SYNC_REPOS_IN_FLIGHT", "16"))
 SYNC_STALL_AFTER_SECONDS = int(os.environ.get("SYNC_STALL_AFTER_SECONDS", "60"))
 SYNC_RESUME_AFTER_SECONDS = int(os.environ.get("SYNC_RESUME_AFTER_SECONDS", "60"))
 SYNC_WATCHDOG_SECONDS = float(os.environ.get("SYNC_WATCHDOG_SECONDS", "30"))
+# The reconciliation sweep (sync/sweep.py), sent by the scheduler process (manage.py
+# runscheduler): every SWEEP_PERIOD_SECONDS, each team's sweep a random 0..SWEEP_JITTER_SECONDS
+# later, spending at most SWEEP_BUDGET_SHARE of the GraphQL points its token has left.
+SWEEP_PERIOD_SECONDS = float(os.environ.get("SWEEP_PERIOD_SECONDS", "900"))
+SWEEP_JITTER_SECONDS = float(os.environ.get("SWEEP_JITTER_SECONDS", "90"))
+SWEEP_BUDGET_SHARE = float(os.environ.get("SWEEP_BUDGET_SHARE", "0.1"))
+# The scheduler's leader lock (dramatiq-crontab): held for SCHEDULER_LOCK_SECONDS and renewed
+# every third of it, so a standby scheduler takes over that long after the leader dies.
+SCHEDULER_LOCK_SECONDS = float(os.environ.get("SCHEDULER_LOCK_SECONDS", "15"))
+DRAMATIQ_CRONTAB = {
+    "REDIS_URL": REDIS_URL,
+    "LOCK_TIMEOUT": SCHEDULER_LOCK_SECONDS,
+    "LOCK_REFRESH_INTERVAL": SCHEDULER_LOCK_SECONDS / 3,
+    "LOCK_BLOCKING_TIMEOUT": None,
+}
 # Seconds a progress socket stays open before the server closes it for the client to reconnect:
 # under the 24 h after which Daphne times sockets out and Redis forgets group memberships.
 SYNC_SOCKET_MAX_AGE = int(os.environ.get("SYNC_SOCKET_MAX_AGE", str(23 * 3600)))
@@ -351,4 +366,7 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # The scheduler's APScheduler logs every run of its jobs (the lock's renewal every few
+    # seconds); runscheduler and the sweep log what matters themselves.
+    "loggers": {"apscheduler": {"level": "WARNING"}},
 }

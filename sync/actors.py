@@ -157,3 +157,31 @@ def apply_webhook_delivery(delivery_id: int) -> None:
         # No worker sleeps for GitHub's reset: the same message comes back after it.
         delay = max(1_000, int((error.reset_at - timezone.now()).total_seconds() * 1000))
         apply_webhook_delivery.send_with_options(args=(delivery_id,), delay=delay)
+
+
+# -- the reconciliation sweep (sync.sweep), sent by the scheduler (manage.py runscheduler) -------
+
+
+@dramatiq.actor(max_retries=3, min_backoff=5_000, max_backoff=60_000, time_limit=60_000)
+def sweep_teams() -> None:
+    """Send every connected team's sweep, spread over the jitter window."""
+    from sync import sweep  # the sweep starts jobs through sync.services, which sends actors
+
+    for team_id in sweep.teams_to_sweep():
+        sweep_team.send_with_options(args=(team_id,), delay=sweep.spread_ms() or None)
+
+
+@dramatiq.actor(
+    max_retries=2,
+    min_backoff=10_000,
+    max_backoff=60_000,
+    time_limit=PAGE_TIME_LIMIT_MS,
+    log_ids=lambda team_id: {"team_id": team_id},
+    # A missing key stays missing; the next period sweeps again anyway.
+    throws=(DecryptionError,),
+)
+def sweep_team(team_id: int) -> None:
+    """Ask GitHub what changed for one team and sync only that (or skip, or defer)."""
+    from sync import sweep
+
+    sweep.sweep_team(team_id)

@@ -234,6 +234,8 @@ class SyncJob(models.Model):
         FULL = "full"
         EXTEND = "extend"
         RETRY = "retry"
+        # An incremental sync the scheduled sweep started for repositories that changed.
+        SWEEP = "sweep"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -281,6 +283,8 @@ class SyncJob(models.Model):
     version = models.BigIntegerField(default=0)
 
     ACTIVE = (Status.QUEUED, Status.RUNNING, Status.WAITING)
+    # Kinds that import what changed since the high-water mark.
+    INCREMENTAL_KINDS = (Kind.INCREMENTAL, Kind.SWEEP)
 
     class Meta:
         indexes = [models.Index(fields=["team", "-created_at"]), models.Index(fields=["status"])]

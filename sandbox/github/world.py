@@ -476,10 +476,13 @@ class World:
 
     # -- mutations (control API) ------------------------------------------------------
 
-    def _touch(self, repo: Repo, pr: PullRequest) -> datetime:
+    def _touch(self, repo: Repo, pr: PullRequest, *, pushed: bool = False) -> datetime:
         moment = utc(datetime.now(UTC))
         pr.updated_at = max(moment, pr.updated_at + timedelta(seconds=1))
-        repo.pushed_at = max(repo.updated_at, pr.updated_at)
+        # GitHub moves a repository's pushedAt on a push only (a merge pushes to the base
+        # branch, a force-push to the head); an edit or a review moves the pull request alone.
+        if pushed:
+            repo.pushed_at = max(repo.updated_at, pr.updated_at)
         repo.version += 1
         return pr.updated_at
 
@@ -493,7 +496,7 @@ class World:
     def merge_pull(self, repo: Repo, number: int, *, by: str = "mona") -> PullRequest:
         with self.lock:
             pr = self._require_pull(repo, number)
-            moment = self._touch(repo, pr)
+            moment = self._touch(repo, pr, pushed=True)
             pr.closed_at = pr.merged_at = moment
             pr.draft = False
             pr.merged_by = self.accounts[by.lower()]
@@ -518,7 +521,7 @@ class World:
         """Rewrite a PR's branch: keep its first ``keep`` commits, then ``add`` new ones."""
         with self.lock:
             pr = self._require_pull(repo, number)
-            moment = self._touch(repo, pr)
+            moment = self._touch(repo, pr, pushed=True)
             org = self.orgs[repo.owner.login.lower()]
             humans = [self.accounts[m.lower()] for m in org.members]
             rng = random.Random(f"{self.seed}:{repo.full_name}:{number}:push:{repo.version}")

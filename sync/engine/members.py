@@ -23,15 +23,24 @@ class OwnerLeft(GitHubError):
     """The token's own user left the organization: their view of it is an outsider's."""
 
 
-def sync_members(*, team: Team, session: Session, owner_id: int | None = None) -> int:
+def sync_members(
+    *,
+    team: Team,
+    session: Session,
+    owner_id: int | None = None,
+    listed_members: list[github_org.MemberData] | None = None,
+) -> int:
     """Upsert the organization's members as the team's members; return how many there are.
 
     Users of the team GitHub no longer lists lose it (``sync.memberships``). ``owner_id`` is
     the user whose token ``session`` carries: when GitHub does not list them, they left, and
     the list is an outsider's (public members only), so only they are removed and OwnerLeft
-    is raised for the caller to go on with another member's token.
+    is raised for the caller to go on with another member's token. ``listed_members``: the
+    listing when the caller already read it (the sweep's conditional requests).
     """
-    members = github_org.list_members(session, org=team.github_org_login)
+    members = listed_members
+    if members is None:
+        members = github_org.list_members(session, org=team.github_org_login)
     listed = {member.github_id for member in members}
     linked = dict(
         GitHubAccount.objects.filter(user__membership__team=team).values_list(

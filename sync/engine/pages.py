@@ -218,7 +218,7 @@ def _stopped(repo_sync: RepoSync) -> bool:
 
 def _page_size_for(repo_sync: RepoSync, page: int) -> int:
     most = page_size()
-    if page == 0 and repo_sync.job.kind == SyncJob.Kind.INCREMENTAL:
+    if page == 0 and repo_sync.job.kind in SyncJob.INCREMENTAL_KINDS:
         return min(most, INCREMENTAL_FIRST_PAGE)
     if page == 0 or eta.prs_left(repo_sync) <= ONE_POINT_PAGE:
         return min(most, ONE_POINT_PAGE)

@@ -20,7 +20,7 @@ from sync import freshness, notifications, progress
 from sync.engine import eta
 from sync.engine.steps import FinishJob, SendPage, StartNext, Step
 from sync.github.errors import Transient
-from sync.models import Integration, RepoSync, SyncJob
+from sync.models import Integration, PullRequest, RepoSync, SyncJob
 
 logger = logging.getLogger(__name__)
 
@@ -323,9 +323,29 @@ def finish_job(job_id: int) -> None:
     )
     progress.job_changed(job_id, urgent=True)
     if status != SyncJob.Status.FAILED:
-        freshness.note_refresh(team_id=job.team_id, source=freshness.Source.IMPORT)
-    transaction.on_commit(lambda: notifications.enqueue_sync_notice(job_id), robust=True)  # Slack
+        _note_refresh(job)
+    if job.kind != SyncJob.Kind.SWEEP:  # a sweep finds a few changes every period: no notice
+        transaction.on_commit(lambda: notifications.enqueue_sync_notice(job_id), robust=True)
     logger.info("job finished job=%s status=%s", job_id, status)
+
+
+# The pull requests a sweep names to the team's open pages (more: they reload the list).
+REFRESHED_IDS_MAX = 500
+
+
+def _note_refresh(job: SyncJob) -> None:
+    """Record the team's refresh: by the sweep (with the pull requests it wrote), or an import."""
+    if job.kind != SyncJob.Kind.SWEEP:
+        freshness.note_refresh(team_id=job.team_id, source=freshness.Source.IMPORT)
+        return
+    written = PullRequest.objects.filter(
+        repository__reposync__job=job, seen_at__gte=job.created_at
+    ).values_list("pk", flat=True)
+    freshness.note_refresh(
+        team_id=job.team_id,
+        source=freshness.Source.SWEEP,
+        pull_request_ids=list(written.order_by("pk")[:REFRESHED_IDS_MAX]),
+    )
 
 
 def _describe(error: BaseException) -> str:

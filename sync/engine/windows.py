@@ -49,8 +49,8 @@ def window_for(
         return Window(extend_to, until)
     if kind == SyncJob.Kind.FULL:
         return Window(history_since or repository.synced_until or default, None)
-    if kind == SyncJob.Kind.INCREMENTAL and repository.high_water_mark:
+    if kind in SyncJob.INCREMENTAL_KINDS and repository.high_water_mark:
         return Window(repository.high_water_mark - OVERLAP, None)
-    if kind == SyncJob.Kind.INCREMENTAL:
+    if kind in SyncJob.INCREMENTAL_KINDS:
         return Window(history_since or repository.synced_until or default, None)
     return Window(history_since or default, None)

@@ -122,15 +122,21 @@ class Session:
         self.requests = 0
         self.points = 0  # rate-limit points spent: GraphQL cost plus one per REST request
 
-    def graphql(self, query: str, variables: dict[str, Any], *, cost: int = 1) -> dict[str, Any]:
-        """Run ``query``; return its ``data``. Raise RateLimited before spending a spent budget."""
+    def graphql(
+        self, query: str, variables: dict[str, Any], *, cost: int = 1, partial: bool = False
+    ) -> dict[str, Any]:
+        """Run ``query``; return its ``data``. Raise RateLimited before spending a spent budget.
+
+        ``partial``: a query of many aliased objects answers the ones GitHub no longer has with
+        null (and a NOT_FOUND error naming them) instead of raising RepositoryGone.
+        """
         self.gate.check_budget("graphql", cost)
         requester = self.github.requester
         body = {"query": query, "variables": variables}
         headers, payload = self._request("POST", requester.graphql_url, input=body, graphql=True)
         if not isinstance(payload, dict):
             raise Transient("GitHub sent a GraphQL answer that is not an object.")
-        _raise_for_graphql_errors(headers, payload, self.gate)
+        _raise_for_graphql_errors(headers, payload, self.gate, partial=partial)
         data = payload.get("data")
         if not isinstance(data, dict):
             raise Transient("GitHub sent a GraphQL answer without data.")
@@ -158,6 +164,21 @@ class Session:
         answer = self._request("POST", path, input=body)
         self.points += 1
         return answer
+
+    def rest_get_if_changed(
+        self, url: str, params: dict[str, Any] | None, *, etag: str
+    ) -> tuple[str, Any] | None:
+        """GET ``url`` unless it still matches ``etag``: None for GitHub's 304 (free), else the
+        answer's ETag and parsed body."""
+        # GitHub: https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
+        self.gate.check_budget("core", 1)
+        headers, data = self._request(
+            "GET", url, parameters=params or None, headers={"If-None-Match": etag} if etag else {}
+        )
+        if data is None:  # 304 Not Modified: no body, and GitHub does not charge it
+            return None
+        self.points += 1
+        return str(headers.get("etag") or ""), data
 
     def rest_pages(self, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         """Yield each page of a REST list, following GitHub's Link header."""
@@ -241,7 +262,9 @@ def translate(error: GithubException, gate: Gate | None, *, graphql: bool = Fals
     return GitHubError(f"GitHub refused the request ({status}: {message[:200]})")
 
 
-def _raise_for_graphql_errors(headers: dict[str, Any], payload: dict[str, Any], gate: Gate) -> None:
+def _raise_for_graphql_errors(
+    headers: dict[str, Any], payload: dict[str, Any], gate: Gate, *, partial: bool = False
+) -> None:
     """Raise for the errors GitHub reports inside a 200 GraphQL answer."""
     errors = payload.get("errors")
     if not errors:
@@ -257,7 +280,7 @@ def _raise_for_graphql_errors(headers: dict[str, Any], payload: dict[str, Any], 
         raise SSORequired(
             "Your organization requires SAML single sign-on: authorize the GitHub app for it"
         )
-    if "NOT_FOUND" in kinds:
+    if "NOT_FOUND" in kinds and not (partial and isinstance(payload.get("data"), dict)):
         raise RepositoryGone("The repository is gone or no longer visible to this token")
     if payload.get("data") is None and _timed_out(payload):
         raise Timeout("GitHub gave up on the query after its time limit: ask for less")

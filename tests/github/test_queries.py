@@ -51,3 +51,15 @@ def test_it_sends_only_queries_the_sandbox_answers(name: str) -> None:
     errors = graphql.validate(load_schema(), graphql.parse(QUERIES[name]))
 
     assert errors == []
+
+
+@pytest.mark.parametrize("schema", ["github", "sandbox"])
+def test_it_asks_what_changed_in_a_query_github_and_the_sandbox_accept(schema: str) -> None:
+    from sandbox.github.graphql import load_schema
+    from sync.github import changes
+
+    loaded = _github_schema() if schema == "github" else load_schema()
+    errors = graphql.validate(loaded, graphql.parse(changes.REPOSITORY_CHANGES_QUERY))
+
+    assert errors == []
+    assert changes.REPOSITORY_CHANGES_QUERY.count("repository(owner:") == changes.CHANGES_BATCH

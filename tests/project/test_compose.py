@@ -19,7 +19,16 @@ def _compose() -> dict[str, Any]:
 def test_it_runs_every_part_of_the_production_topology() -> None:
     services = _compose()["services"]
 
-    assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "proxy", "sandbox"}
+    assert set(services) == {
+        "postgres",
+        "redis",
+        "migrate",
+        "web",
+        "worker",
+        "proxy",
+        "scheduler",
+        "sandbox",
+    }
     assert (
         services["web"]["command"][:3] == ["python", "-m", "project.web"]
         and "asgi:application" in services["web"]["command"]
@@ -29,6 +38,7 @@ def test_it_runs_every_part_of_the_production_topology() -> None:
     assert worker[worker.index("--processes") + 1] and worker[worker.index("--threads") + 1]
     assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--no-input"]
     assert services["sandbox"]["profiles"] == ["demo"]
+    assert services["scheduler"]["command"] == ["python", "manage.py", "runscheduler"]
 
 
 def test_it_checks_health_and_orders_start_up() -> None:
@@ -40,7 +50,7 @@ def test_it_checks_health_and_orders_start_up() -> None:
     worker_check = " ".join(services["worker"]["healthcheck"]["test"])
     assert ":worker-heartbeats" in worker_check and "socket.gethostname()" in worker_check
     assert services["proxy"]["depends_on"]["web"]["condition"] == "service_healthy"
-    for name in ("web", "worker"):
+    for name in ("web", "worker", "scheduler"):
         assert (
             services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         )

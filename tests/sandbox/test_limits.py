@@ -135,6 +135,49 @@ def test_it_changes_the_etag_when_the_pull_changes(
     assert second.json()["title"] == "A new title"
 
 
+def test_it_answers_an_unchanged_member_listing_304_and_a_changed_one_200(
+    sandbox: RunningSandbox, control: SandboxControl, mona_token: str
+) -> None:
+    path = "/orgs/acme/members?role=all&per_page=100&page=1"
+    first = api_get(sandbox, path, mona_token)
+    again = api_get(sandbox, path, mona_token, **{"If-None-Match": first.headers["ETag"]})
+    control.remove_member("acme", first.json()[-1]["login"])
+    changed = api_get(sandbox, path, mona_token, **{"If-None-Match": first.headers["ETag"]})
+
+    assert (first.status_code, again.status_code, changed.status_code) == (200, 304, 200)
+    assert int(again.headers["x-ratelimit-remaining"]) == int(
+        first.headers["x-ratelimit-remaining"]
+    )
+    assert len(changed.json()) == len(first.json()) - 1
+
+
+def test_it_moves_pushed_at_on_a_push_only(
+    sandbox: RunningSandbox, control: SandboxControl, mona_token: str
+) -> None:
+    query = (
+        '{ repository(owner: "acme", name: "api") { pushedAt '
+        "pullRequests(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) "
+        "{ nodes { number updatedAt } } } }"
+    )
+
+    def read() -> dict[str, object]:
+        return graphql(sandbox, mona_token, query).json()["data"]["repository"]
+
+    before = read()
+    time.sleep(1.1)
+    control.review_pull("acme", "api", 3, by="alice")
+    reviewed = read()
+    time.sleep(1.1)
+    control.merge_pull("acme", "api", 4)
+    merged = read()
+
+    # GitHub: a review moves the pull request's updatedAt, not the repository's pushedAt.
+    assert reviewed["pushedAt"] == before["pushedAt"]
+    assert reviewed["pullRequests"]["nodes"][0]["number"] == 3  # type: ignore[index]
+    assert merged["pushedAt"] > before["pushedAt"]  # type: ignore[operator]
+    assert merged["pullRequests"]["nodes"][0]["number"] == 4  # type: ignore[index]
+
+
 def test_it_raises_a_secondary_limit_with_retry_after(gh: Github, control: SandboxControl) -> None:
     control.add_fault(r"/pulls$", kind="secondary_limit", count=1, retry_after=30)
 
