@@ -1,14 +1,21 @@
-/* The team overview: when the import shown live there finishes, load the overview again so
- * its repository counts and "last sync" include what was just imported. The socket said so;
- * nothing here polls. */
+/* The team overview, live over its team socket (htmx's ws extension swaps the fragments by id;
+ * static/js/sync-progress.js keeps data-version fragments in order and shows the connection).
+ * This file orders the imports fragment, which carries its job and that job's version: a newer
+ * job wins, and within a job a newer version. Nothing here polls. */
 (function () {
   "use strict";
-  var FINISHED = ["succeeded", "partial", "failed", "cancelled"];
-  var section = document.querySelector("[data-testid=current-job]");
-  if (!section || !window.MutationObserver) return;
-  new MutationObserver(function () {
-    var status = section.querySelector("#sync-status");
-    var value = status ? (status.getAttribute("data-status") || "").split(" ")[0] : "";
-    if (FINISHED.indexOf(value) !== -1) window.location.reload();
-  }).observe(section, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-status"] });
+
+  function order(element) {
+    if (!element || !element.hasAttribute("data-job-id")) return null;
+    return [Number(element.getAttribute("data-job-id")), Number(element.getAttribute("data-job-version"))];
+  }
+
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var current = order(event.detail.target);
+    var next = order(event.detail.fragment && event.detail.fragment.firstElementChild);
+    if (current === null || next === null) return;
+    if (next[0] < current[0] || (next[0] === current[0] && next[1] < current[1])) {
+      event.detail.shouldSwap = false;
+    }
+  });
 })();
