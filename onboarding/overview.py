@@ -36,7 +36,7 @@ def data_context(
     team: Team, roles: frozenset[str], version: int, changed: Sequence[int] = ()
 ) -> dict[str, Any]:
     """Return the context of the fragments a refresh of the team's data changes."""
-    repositories = list(repositories_with_counts(team))
+    repositories: list[Any] = list(repositories_with_counts(team))  # with their counts
     return {
         "team": team,
         "version": version,
@@ -74,9 +74,7 @@ def sync_context(team: Team, roles: frozenset[str]) -> dict[str, Any]:
     }
 
 
-def render_data(
-    team_id: int, roles: frozenset[str], version: int, changed: Sequence[int]
-) -> str:
+def render_data(team_id: int, roles: frozenset[str], version: int, changed: Sequence[int]) -> str:
     """Render the team data fragments for the socket (``version``: the refresh shown)."""
     team = Team.objects.get(pk=team_id)
     return render_to_string(

@@ -144,7 +144,7 @@ grouped AS (
     UNION ALL
     SELECT metric, {TEAM}, seconds FROM samples
 )
-"""
+"""  # noqa: S608 - only table names and this module's constants are interpolated
 
 
 _PERCENTILE = """
@@ -165,4 +165,3 @@ SELECT metric, repo, AVG(seconds), MAX(n)
 FROM ranked WHERE position IN ((n + 1) / 2, (n + 2) / 2)
 GROUP BY metric, repo
 """
-

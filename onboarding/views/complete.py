@@ -51,7 +51,10 @@ def complete(request: HttpRequest) -> HttpResponse:
 class RemoveRepositoryForm(forms.Form):
     keep_data = forms.ChoiceField(
         choices=[
-            ("keep", "Keep its imported pull requests (hidden; choosing it again brings them back)"),
+            (
+                "keep",
+                "Keep its imported pull requests (hidden; choosing it again brings them back)",
+            ),
             ("delete", "Delete its imported pull requests, reviews and commits"),
         ],
         widget=forms.RadioSelect,

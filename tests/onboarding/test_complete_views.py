@@ -76,7 +76,9 @@ def test_it_shows_the_team_with_its_repositories_counts_members_and_last_sync(
         '<tr data-repo="acme/api"><td class="repo-cell">acme/api</td><td class="num">2</td>'
         '<td class="num">5</td><td class="num">4</td>'
     ) in text
-    assert '<tr data-repo="acme/web"><td class="repo-cell">acme/web</td><td class="num">0</td>' in text
+    assert (
+        '<tr data-repo="acme/web"><td class="repo-cell">acme/web</td><td class="num">0</td>' in text
+    )
     assert '<dd data-testid="member-total">2</dd>' in text
     assert "dependabot[bot] (bot)" in text
     assert re.search(r'>Done</a>, <time datetime="[^"]+">', text)

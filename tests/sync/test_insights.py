@@ -19,7 +19,9 @@ METHODS = [False] + ([True] if connection.vendor == "postgresql" else [])
 
 def _repo(team: Team, name: str, **fields: object) -> TrackedRepository:
     github_id = TrackedRepository.objects.count() + 1
-    return TrackedRepository.objects.create(team=team, github_id=github_id, full_name=name, **fields)
+    return TrackedRepository.objects.create(
+        team=team, github_id=github_id, full_name=name, **fields
+    )
 
 
 def _pull(

@@ -42,7 +42,11 @@ def test_it_keeps_the_data_of_a_repository_no_longer_tracked(
 
     assert (removed.full_name, removed.kept_data, removed.pull_requests) == ("acme/api", True, 1)
     assert TrackedRepository.objects.get(pk=api.pk).untracked_at is not None
-    assert (PullRequest.objects.count(), Review.objects.count(), Commit.objects.count()) == (1, 1, 1)
+    assert (PullRequest.objects.count(), Review.objects.count(), Commit.objects.count()) == (
+        1,
+        1,
+        1,
+    )
     event = AuditEvent.objects.get(action="repository.remove")
     assert event.params == {"repository": "acme/api", "keep_data": True, "pull_requests": 1}
     # Imports leave it out from now on.
@@ -57,7 +61,11 @@ def test_it_deletes_a_repository_with_its_pull_requests_reviews_and_commits(
 
     assert (removed.kept_data, removed.pull_requests) == (False, 1)
     assert list(team.repositories.values_list("full_name", flat=True)) == ["acme/web"]
-    assert (PullRequest.objects.count(), Review.objects.count(), Commit.objects.count()) == (0, 0, 0)
+    assert (PullRequest.objects.count(), Review.objects.count(), Commit.objects.count()) == (
+        0,
+        0,
+        0,
+    )
 
 
 def test_it_refuses_while_an_import_of_the_repository_runs(
@@ -78,8 +86,14 @@ def test_it_tracks_a_kept_repository_again_when_it_is_chosen_again(
     services.remove_repository(repository=api, keep_data=True, by=alice)
     membership = Membership.objects.get(user=alice, team=team)
     chosen = orgs.Repository(
-        id=1, name="api", full_name="acme/api", private=False, archived=False, fork=False,
-        pushed_at=None, description="",
+        id=1,
+        name="api",
+        full_name="acme/api",
+        private=False,
+        archived=False,
+        fork=False,
+        pushed_at=None,
+        description="",
     )
 
     accounts.select_repositories(membership=membership, repositories=[chosen])
