@@ -72,12 +72,13 @@ def test_it_shows_the_team_with_its_repositories_counts_members_and_last_sync(
     response = _signed_in(client, acme).get(COMPLETE)
     text = response.content.decode()
     assert response.status_code == 200
-    assert (
-        '<tr data-repo="acme/api"><td class="repo-cell">acme/api</td><td class="num">2</td>'
-        '<td class="num">5</td><td class="num">4</td>'
-    ) in text
-    assert (
-        '<tr data-repo="acme/web"><td class="repo-cell">acme/web</td><td class="num">0</td>' in text
+    assert re.search(
+        r'<tr data-repo="acme/api"><td class="repo-cell">acme/api.*?</td><td class="num">2</td>'
+        r'<td class="num">5</td><td class="num">4</td>',
+        text,
+    )
+    assert re.search(
+        r'<tr data-repo="acme/web"><td class="repo-cell">acme/web.*?</td><td class="num">0<', text
     )
     assert '<dd data-testid="member-total">2</dd>' in text
     assert "dependabot[bot] (bot)" in text
@@ -211,7 +212,7 @@ def test_it_writes_numbers_with_thousands_separators(client: Client, acme: Membe
     )
     text = _signed_in(client, acme).get(COMPLETE).content.decode()
     assert '<dd data-testid="pr-total">1,236</dd>' in text
-    assert '<td class="repo-cell">acme/api</td><td class="num">1,236</td>' in text
+    assert re.search(r'<td class="repo-cell">acme/api.*?</td><td class="num">1,236</td>', text)
 
 
 def test_it_shows_the_first_insight_with_the_pull_requests_behind_it(
