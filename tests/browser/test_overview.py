@@ -145,6 +145,7 @@ def test_it_shows_the_overview_live_with_its_first_insight_and_removes_repositor
     web: str, github: RunningSandbox, worker: Process, browser: Browser
 ) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    plain = None
     narrow = browser.new_context(viewport={"width": 375, "height": 800})
     try:
         page = context.new_page()
@@ -195,7 +196,13 @@ def test_it_shows_the_overview_live_with_its_first_insight_and_removes_repositor
         _shot(small, "375")
         _no_horizontal_overflow(small)
 
-        # Removal, without JavaScript's help: a confirmation, then keep or delete the data.
+        # Removal works without JavaScript: a confirmation, then keep or delete the data.
+        plain = browser.new_context(
+            viewport={"width": 1280, "height": 900}, java_script_enabled=False
+        )
+        plain.add_cookies(cast(Any, context.cookies()))
+        page = plain.new_page()
+        page.goto(f"{web}/onboarding/complete/")
         repos = list(TrackedRepository.objects.filter(team=team, archived=False).order_by("pk"))
         kept, deleted = repos[0], repos[1]
         kept_pulls = PullRequest.objects.filter(repository=kept).count()
@@ -231,4 +238,6 @@ def test_it_shows_the_overview_live_with_its_first_insight_and_removes_repositor
     finally:
         context.close()
         narrow.close()
+        if plain is not None:
+            plain.close()
         connections.close_all()
