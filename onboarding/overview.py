@@ -11,18 +11,18 @@ one replace a newer one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from onboarding import states
 from sync import access, insights, progress
 from sync.consumers import refresh_version
-from sync.models import Commit, PullRequest, Review, SyncJob, Team, TrackedRepository
+from sync.models import Commit, PullRequest, Review, SyncJob, Team
 
 RECENT_PULLS = 10
 SOURCES = {
@@ -36,7 +36,7 @@ def data_context(
     team: Team, roles: frozenset[str], version: int, changed: Sequence[int] = ()
 ) -> dict[str, Any]:
     """Return the context of the fragments a refresh of the team's data changes."""
-    repositories: list[Any] = list(repositories_with_counts(team))  # with their counts
+    repositories = repositories_with_counts(team)
     return {
         "team": team,
         "version": version,
@@ -92,24 +92,53 @@ def page_version(team: Team) -> int:
     return refresh_version(team.refreshed_at)
 
 
-def repositories_with_counts(team: Team) -> QuerySet[TrackedRepository]:
-    prs = PullRequest.objects.filter(repository=OuterRef("pk"), deleted_at__isnull=True)
-    reviews = Review.objects.filter(pull_request__repository=OuterRef("pk"))
-    commits = Commit.objects.filter(pull_request__repository=OuterRef("pk"))
-    return (
-        team.repositories.filter(untracked_at__isnull=True)
-        .annotate(
-            pr_count=_count(prs, "repository"),
-            review_count=_count(reviews, "pull_request__repository"),
-            commit_count=_count(commits, "pull_request__repository"),
-        )
-        .order_by("archived", "full_name")
+@dataclass(frozen=True)
+class RepositoryRow:
+    pk: int
+    full_name: str
+    archived: bool
+    high_water_mark: datetime | None
+    pr_count: int
+    review_count: int
+    commit_count: int
+
+
+def repositories_with_counts(team: Team) -> list[RepositoryRow]:
+    """Return the tracked repositories with their stored pull requests, reviews and commits.
+
+    One grouped query per kind of row (not one subquery per repository and kind).
+    """
+    repos = list(
+        team.repositories.filter(untracked_at__isnull=True).order_by("archived", "full_name")
     )
+    ids = [repo.pk for repo in repos]
+    pulls = _counted(
+        PullRequest.objects.filter(repository_id__in=ids, deleted_at=None), "repository_id"
+    )
+    reviews = _counted(
+        Review.objects.filter(pull_request__repository_id__in=ids, pull_request__deleted_at=None),
+        "pull_request__repository_id",
+    )
+    commits = _counted(
+        Commit.objects.filter(pull_request__repository_id__in=ids, pull_request__deleted_at=None),
+        "pull_request__repository_id",
+    )
+    return [
+        RepositoryRow(
+            pk=repo.pk,
+            full_name=repo.full_name,
+            archived=repo.archived,
+            high_water_mark=repo.high_water_mark,
+            pr_count=pulls.get(repo.pk, 0),
+            review_count=reviews.get(repo.pk, 0),
+            commit_count=commits.get(repo.pk, 0),
+        )
+        for repo in repos
+    ]
 
 
-def _count(rows: QuerySet[Any], group: str) -> Coalesce:
-    counted = rows.order_by().values(group).annotate(n=Count("pk")).values("n")[:1]
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+def _counted(rows: QuerySet[Any], group: str) -> dict[int, int]:
+    return dict(rows.order_by().values_list(group).annotate(n=Count("pk")))
 
 
 def _recent_pulls(team: Team) -> list[PullRequest]:

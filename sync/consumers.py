@@ -243,7 +243,9 @@ class TeamOverviewConsumer(_ProgressConsumer):
         job_id, version = message["job_id"], message["version"]
         if version < self.versions.get(job_id, -1):
             return
-        key = ("sync", self.team_id, self.roles, job_id, version)
+        # The team audience's own HTML names the job's condition, which may change (a stall)
+        # with no new version: it is part of what the rendering depends on.
+        key = ("sync", self.team_id, self.roles, job_id, version, message.get("html", ""))
         html = await database_sync_to_async(_rendered)(
             key, lambda: _OVERVIEW_RENDERERS["sync"](self.team_id, self.roles, 0, ())
         )

@@ -99,7 +99,7 @@ def medians(
     adapt = connection.ops.adapt_datetimefield_value
     window = [adapt(since), adapt(until)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [team_id, *window, team_id, *window])
+        cursor.execute(sql, [team_id, window[0], *window, *window])
         rows: list[tuple[Any, ...]] = cursor.fetchall()
     return {
         (metric, int(repo)): Figure(float(median), int(count))
@@ -114,30 +114,37 @@ def _seconds(start: str, end: str, postgres: bool) -> str:
 
 
 def _samples_sql(postgres: bool) -> str:
-    """One row per pull request and metric, then the same rows again under the team."""
+    """One row per pull request and metric, then the same rows again under the team.
+
+    Only pull requests updated since the window began can count: on GitHub a review or a merge
+    updates its pull request, so ``updated_at`` is at least as late as either (and the
+    ``(repository, updated_at)`` index narrows the scan to the window).
+    """
     pulls = PullRequest._meta.db_table
     reviews = Review._meta.db_table
     repos = TrackedRepository._meta.db_table
-    tracked = (
-        f"JOIN {repos} t ON t.id = p.repository_id "
-        "WHERE t.team_id = %s AND t.untracked_at IS NULL AND p.deleted_at IS NULL"
-    )
     return f"""
-WITH first_review AS (
-    SELECT r.pull_request_id AS pr_id, MIN(r.submitted_at) AS at
-    FROM {reviews} r JOIN {pulls} p ON p.id = r.pull_request_id
-    WHERE r.submitted_at IS NOT NULL AND r.author_login <> p.author_login
-    GROUP BY r.pull_request_id
+WITH candidates AS (
+    SELECT p.id, p.repository_id, p.author_login, p.created_at, p.merged_at
+    FROM {pulls} p JOIN {repos} t ON t.id = p.repository_id
+    WHERE t.team_id = %s AND t.untracked_at IS NULL AND p.deleted_at IS NULL
+      AND p.updated_at >= %s
+),
+first_review AS (
+    SELECT c.id AS pr_id, MIN(r.submitted_at) AS at
+    FROM candidates c JOIN {reviews} r ON r.pull_request_id = c.id
+    WHERE r.submitted_at IS NOT NULL AND r.author_login <> c.author_login
+    GROUP BY c.id
 ),
 samples AS (
-    SELECT '{REVIEW}' AS metric, p.repository_id AS repo,
-           {_seconds("p.created_at", "f.at", postgres)} AS seconds
-    FROM {pulls} p JOIN first_review f ON f.pr_id = p.id {tracked}
-      AND f.at >= %s AND f.at <= %s
+    SELECT '{REVIEW}' AS metric, c.repository_id AS repo,
+           {_seconds("c.created_at", "f.at", postgres)} AS seconds
+    FROM candidates c JOIN first_review f ON f.pr_id = c.id
+    WHERE f.at >= %s AND f.at <= %s
     UNION ALL
-    SELECT '{MERGE}', p.repository_id, {_seconds("p.created_at", "p.merged_at", postgres)}
-    FROM {pulls} p {tracked}
-      AND p.merged_at IS NOT NULL AND p.merged_at >= %s AND p.merged_at <= %s
+    SELECT '{MERGE}', c.repository_id, {_seconds("c.created_at", "c.merged_at", postgres)}
+    FROM candidates c
+    WHERE c.merged_at IS NOT NULL AND c.merged_at >= %s AND c.merged_at <= %s
 ),
 grouped AS (
     SELECT metric, repo, seconds FROM samples

@@ -36,6 +36,9 @@ def _pull(
     number = PullRequest.objects.count() + 1
     created = NOW - timedelta(days=opened_days_ago)
     merged = created + timedelta(hours=merge_after_h) if merge_after_h is not None else None
+    reviewed = created + timedelta(hours=review_after_h) if review_after_h is not None else None
+    # As on GitHub, a review or a merge updates the pull request.
+    updated = max(moment for moment in (created, merged, reviewed) if moment is not None)
     pr = PullRequest.objects.create(
         repository=repo,
         github_id=number,
@@ -44,7 +47,7 @@ def _pull(
         state="merged" if merged else "open",
         author_login="mona",
         created_at=created,
-        updated_at=merged or created,
+        updated_at=updated,
         merged_at=merged,
         **fields,
     )
@@ -54,7 +57,7 @@ def _pull(
             github_id=number * 10,
             author_login=reviewer,
             state="APPROVED",
-            submitted_at=created + timedelta(hours=review_after_h),
+            submitted_at=reviewed,
         )
     return pr
 
