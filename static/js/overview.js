@@ -5,6 +5,10 @@
 (function () {
   "use strict";
 
+  // The connection indicator means something only where the socket runs: with this script.
+  var liveState = document.getElementById("overview-live-state");
+  if (liveState) liveState.hidden = false;
+
   function order(element) {
     if (!element || !element.hasAttribute("data-job-id")) return null;
     return [Number(element.getAttribute("data-job-id")), Number(element.getAttribute("data-job-version"))];
