@@ -69,6 +69,7 @@ def sync_context(team: Team, roles: frozenset[str]) -> dict[str, Any]:
         "job_version": newest.version if newest else 0,
         "current": _job_context(current, now) if current else None,
         "last": _job_context(last, now) if last else None,
+        "can_start": access.allowed(roles, access.Action.START),
         "can_retry": access.allowed(roles, access.Action.RETRY),
         "can_reconnect": access.allowed(roles, access.Action.RECONNECT),
     }

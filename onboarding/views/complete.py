@@ -34,10 +34,8 @@ def complete(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         **overview.data_context(team, roles, overview.page_version(team)),
         **imports,
-        "is_admin": access.allowed(roles, access.Action.START),
         "can_jira": access.allowed(roles, access.Action.JIRA),
         "can_slack": access.allowed(roles, access.Action.SLACK),
-        "current_running": imports["current"] is not None,
         "last_sync": imports["last"],
         "refreshed": team.refreshed_at is not None,
         "members": members[:MEMBERS_SHOWN],

@@ -14,6 +14,26 @@
     return [Number(element.getAttribute("data-job-id")), Number(element.getAttribute("data-job-version"))];
   }
 
+  // Fragments pushed over the socket are rendered without a request, so their plain forms
+  // carry no CSRF field: give them the page's token (htmx posts send it as a header).
+  var token = null;
+  try {
+    token = JSON.parse(document.querySelector("[hx-headers]").getAttribute("hx-headers"))["X-CSRFToken"];
+  } catch (error) {
+    token = null;
+  }
+  document.addEventListener("htmx:oobAfterSwap", function () {
+    if (!token) return;
+    document.querySelectorAll("form[method=post]").forEach(function (form) {
+      if (form.querySelector("input[name=csrfmiddlewaretoken]")) return;
+      var field = document.createElement("input");
+      field.type = "hidden";
+      field.name = "csrfmiddlewaretoken";
+      field.value = token;
+      form.appendChild(field);
+    });
+  });
+
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var current = order(event.detail.target);
     var next = order(event.detail.fragment && event.detail.fragment.firstElementChild);

@@ -185,6 +185,8 @@ def test_it_shows_the_overview_live_with_its_first_insight_and_removes_repositor
             "data-version", str(counts_version)
         )
         expect(page.get_by_test_id("last-sync")).to_contain_text("Done")
+        # The imports fragment came over the socket too: it names the import started after load.
+        expect(page.locator("#overview-sync")).to_have_attribute("data-job-id", str(again.pk))
         _shot(page, "1280-live")
 
         # The same page at 375 px.
@@ -201,7 +203,7 @@ def test_it_shows_the_overview_live_with_its_first_insight_and_removes_repositor
             viewport={"width": 1280, "height": 900}, java_script_enabled=False
         )
         plain.add_cookies(cast(Any, context.cookies()))
-        page = plain.new_page()
+        live_page, page = page, plain.new_page()
         page.goto(f"{web}/onboarding/complete/")
         repos = list(TrackedRepository.objects.filter(team=team, archived=False).order_by("pk"))
         kept, deleted = repos[0], repos[1]
@@ -235,6 +237,12 @@ def test_it_shows_the_overview_live_with_its_first_insight_and_removes_repositor
         )
         expect(page.get_by_test_id("pr-total")).to_have_text(f"{left.count():,}")
         _shot(page, "1280-removed")
+
+        # The imports fragment the socket swapped in still starts an import (its form gets the
+        # page's CSRF token), and takes the admin to the new import's page.
+        live_page.get_by_role("button", name="Sync new activity now").click()
+        expect(live_page).to_have_url(re.compile(r"/onboarding/sync/\d+/$"))
+        expect(live_page.get_by_test_id("heading")).to_contain_text("acme")
     finally:
         context.close()
         narrow.close()
