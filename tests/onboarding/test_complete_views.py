@@ -265,9 +265,9 @@ def test_it_shows_the_connected_jira_projects_and_slack_channel_with_change_link
     )
     text = _signed_in(client, acme).get(COMPLETE).content.decode()
     assert '<span class="tag">OPS</span> Operations' in text
-    assert 'href="/onboarding/jira/">Change projects</a>' in text
+    assert 'href="/onboarding/jira/projects/">Change projects</a>' in text
     assert "#pr-notices in Acme" in text and "Access revoked: connect it again" in text
-    assert 'href="/onboarding/slack/">Change channel</a>' in text
+    assert 'href="/onboarding/slack/">Connect Slack again</a>' in text
 
 
 def test_it_shows_the_organization_and_member_avatars(client: Client, acme: Membership) -> None:
