@@ -61,6 +61,8 @@ POSTS: list[tuple[str, str, str, dict[str, str]]] = [
     ("staff:cancel_job", "job_id", "sam", {"confirmed": "on"}),
     ("staff:run_now", "job_id", "sam", {}),
     ("onboarding:remove_repository", "repository_id", "alice", {"keep_data": "keep"}),
+    ("onboarding:jira_disconnect", "", "alice", {}),
+    ("onboarding:slack_disconnect", "", "alice", {}),
     ("onboarding:sign_out", "", "alice", {}),  # last: alice's later posts need her session
 ]
 # Pages that change nothing, whatever the method.
@@ -68,6 +70,7 @@ READ_ONLY = set(
     """onboarding:start onboarding:github_callback onboarding:select_org onboarding:select_repos
     onboarding:repository_list onboarding:jira onboarding:jira_callback onboarding:slack
     onboarding:slack_callback onboarding:complete onboarding:sync
+    onboarding:jira_projects_list onboarding:slack_channel_list
     staff:syncs staff:audit staff:team""".split()
 )
 
