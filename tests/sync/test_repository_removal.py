@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from sandbox.testing import RunningSandbox
 from sync import accounts, services
 from sync.github import orgs
 from sync.models import (
@@ -16,7 +20,9 @@ from sync.models import (
     SyncJob,
     Team,
     TrackedRepository,
+    WebhookDelivery,
 )
+from tests.sync.webhooking import apply_queued, hooked_team, register
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +106,28 @@ def test_it_tracks_a_kept_repository_again_when_it_is_chosen_again(
 
     assert TrackedRepository.objects.get(pk=api.pk).untracked_at is None
     assert PullRequest.objects.filter(repository=api).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_lets_no_webhook_change_a_repository_no_longer_tracked(
+    github: RunningSandbox, alice: User, live_server: Any
+) -> None:
+    team = hooked_team(github, alice)
+    register(team, live_server.url)
+    repository = TrackedRepository.objects.filter(team=team).order_by("full_name").first()
+    assert repository is not None
+    PullRequest.objects.create(
+        repository=repository, github_id=repository.github_id * 100_000 + 1, number=1,
+        title="As imported", state="open", created_at=timezone.now() - timedelta(days=30),
+        updated_at=timezone.now() - timedelta(days=30),
+    )  # fmt: skip
+    services.remove_repository(repository=repository, keep_data=True, by=alice)
+
+    github.control.update_pull("acme", repository.full_name.split("/")[1], 1, title="Changed")
+    github.control.wait_for_deliveries()
+    apply_queued()
+
+    assert PullRequest.objects.get(repository=repository, number=1).title == "As imported"
+    edited = WebhookDelivery.objects.get(event="pull_request")
+    assert edited.status == WebhookDelivery.Status.IGNORED, edited.reason
+    assert edited.reason == "the team does not track this repository"
