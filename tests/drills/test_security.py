@@ -70,7 +70,7 @@ READ_ONLY = set(
     """onboarding:start onboarding:github_callback onboarding:select_org onboarding:select_repos
     onboarding:repository_list onboarding:jira onboarding:jira_callback onboarding:slack
     onboarding:slack_callback onboarding:complete onboarding:sync
-    onboarding:jira_projects_list onboarding:slack_channel_list
+    onboarding:jira_projects_list onboarding:slack_channel_list onboarding:webhooks
     staff:syncs staff:audit staff:team""".split()
 )
 
