@@ -22,6 +22,11 @@ urlpatterns = [
     path("webhooks/register/", webhooks.register, name="webhook_register"),
     path("complete/", complete.complete, name="complete"),
     path("complete/sync/", complete.start_incremental_sync, name="start_incremental_sync"),
+    path(
+        "complete/repositories/<int:repository_id>/remove/",
+        complete.remove_repository,
+        name="remove_repository",
+    ),
     path("sync/<int:job_id>/", progress.sync_progress, name="sync"),
     path("sync/<int:job_id>/cancel/", progress.sync_cancel, name="sync_cancel"),
     path("sync/<int:job_id>/retry/", progress.sync_retry, name="sync_retry"),

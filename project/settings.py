@@ -12,6 +12,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 import redis
@@ -320,6 +321,13 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ONLY_ADMIN_SITE = True  # the address is REMOTE_ADDR: behind a proxy, Daphne's --proxy-headers
 
+# Avatars come from GitHub's avatar host, or, on GitHub Enterprise and the sandbox, from the
+# host GITHUB_API_URL names (every avatar URL GitHub's payloads give is on one of the two).
+_github_api = urlsplit(GITHUB_API_URL)
+AVATAR_ORIGINS = ["https://avatars.githubusercontent.com"]
+if _github_api.hostname != "api.github.com":
+    AVATAR_ORIGINS.append(f"{_github_api.scheme}://{_github_api.netloc}")
+
 # Scripts and styles from this site only: no inline script, no eval, no <style> element (htmx's
 # indicator styles are off: templates/base.html, static/css/app.css). Style attributes stay
 # allowed: the progress bar's width is one, and they cannot run code.
@@ -329,7 +337,7 @@ CONTENT_SECURITY_POLICY = {
         "script-src": [SELF],
         "style-src": [SELF],
         "style-src-attr": [UNSAFE_INLINE],
-        "img-src": [SELF, "data:"],
+        "img-src": [SELF, "data:", *AVATAR_ORIGINS],
         "connect-src": [SELF],
         "object-src": [NONE],
         "base-uri": [SELF],

@@ -78,6 +78,10 @@ control API (JSON in/out, no auth; all under /_sandbox):
                                               member or repository is delivered, signed, to
                                               the org's hooks, as GitHub does)
   GET    /_sandbox/truth?org=acme&since=ISO   counts and checksum of the org's PR history
+  GET    /_sandbox/timelines?org=acme         every live PR's repository, number, author,
+                                              created_at, merged_at and reviews (submitted_at,
+                                              author): what review and merge times are
+                                              computed from
   POST   /_sandbox/reset                      fresh world from the same arguments; counters,
                                               faults, budgets, tokens and codes cleared
 """
@@ -151,6 +155,12 @@ class ControlService:
         except ValueError as error:
             raise BadInput("since must be an ISO 8601 timestamp") from error
         return Response.json(200, self.sandbox.world.ground_truth(org, since=since))
+
+    def timelines(self, request: Request, params: dict[str, str]) -> Response:
+        org = request.arg("org", "acme") or "acme"
+        if self.sandbox.world.org(org) is None:
+            raise BadInput(f"no org {org}", 404)
+        return Response.json(200, {"pull_requests": self.sandbox.world.timelines(org)})
 
     # -- tokens and budgets -----------------------------------------------------------------
 
@@ -520,6 +530,7 @@ ROUTES = (
     _r("POST", "/clock", ControlService.advance_clock),
     _r("POST", "/reset", ControlService.reset),
     _r("GET", "/truth", ControlService.truth),
+    _r("GET", "/timelines", ControlService.timelines),
     _r("POST", f"/repos/(?P<owner>{_NAME})/(?P<repo>{_NAME})/delete", ControlService.delete_repo),
     _r(
         "POST",

@@ -179,6 +179,7 @@ class Sandbox:
 def services(sandbox: Sandbox) -> list[Service]:
     """Return the services mounted on the server, longest prefix first."""
     from sandbox.control import ControlService
+    from sandbox.github import avatars
     from sandbox.jira.service import JiraService
     from sandbox.slack.service import SlackService
 
@@ -189,6 +190,7 @@ def services(sandbox: Sandbox) -> list[Service]:
     mounted = [
         Service("/api/", github.handle),
         Service("/login/", github.handle),
+        Service("/avatars/", avatars.handle),
         Service("/_sandbox/", control.handle),
         Service("/atlassian/", jira.handle),
         Service("/atlassian-api/", jira.handle),

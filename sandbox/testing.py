@@ -168,6 +168,10 @@ class SandboxControl:
         params: dict[str, Any] = {"org": org} | ({"since": since} if since else {})
         return self._call("GET", "/truth", **params)
 
+    def timelines(self, org: str = "acme") -> list[dict[str, Any]]:
+        """Return every live PR's creation, merge and review times (ISO 8601)."""
+        return list(self._call("GET", "/timelines", org=org)["pull_requests"])
+
     def reset(self) -> None:
         """Fresh world from the same arguments; counters, faults, budgets and tokens cleared."""
         self._call("POST", "/reset")

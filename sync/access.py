@@ -141,3 +141,20 @@ def get_job_for_user(user: Any, job_id: int, action: Action = Action.VIEW) -> Sy
     if not allowed(roles, action):
         raise NotAllowed(action, job.team_id)
     return job
+
+
+class TeamNotFound(Exception):
+    """The team does not exist or the user may not see it (the two are not told apart)."""
+
+
+def get_team_for_user(user: Any, team_id: int) -> tuple[Team, frozenset[str]]:
+    """Return the team and the user's roles on it, if they may see it; raise TeamNotFound."""
+    if not (user.is_authenticated and user.is_active):
+        raise TeamNotFound(team_id)
+    team = Team.objects.filter(pk=team_id).first()
+    if team is None:
+        raise TeamNotFound(team_id)
+    roles = roles_of(user, team.pk)
+    if not allowed(roles, Action.VIEW):
+        raise TeamNotFound(team_id)
+    return team, roles

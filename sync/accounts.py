@@ -323,12 +323,13 @@ def select_repositories(
                 private=repository.private,
                 archived=repository.archived,
                 pushed_at=repository.pushed_at,
+                untracked_at=None,  # chosen again: tracked again, with the data it kept
             )
             for repository in repositories
         ],
         update_conflicts=True,
         unique_fields=["team", "github_id"],
-        update_fields=["full_name", "private", "archived", "pushed_at"],
+        update_fields=["full_name", "private", "archived", "pushed_at", "untracked_at"],
         batch_size=500,
     )
     tracked = list(

@@ -15,6 +15,11 @@ the page's script honours) before Daphne's websocket timeout and the channel lay
 expiry (both a day) cut them off, so the client reconnects and gets a fresh snapshot and fresh
 group membership.
 
+The team overview's socket (``TeamOverviewConsumer``) joins the team's group, which carries
+the team's job updates and its refreshes (``sync.freshness``). Those fragments are drawn by
+renderers the pages register (``register_overview_renderer``), once per process for each
+version and audience (admins see other buttons), never once per socket.
+
 Stalls are noticed on the server too: every state a socket shows goes to ``sync.stalls``,
 which publishes the job when it turns stalled (see there).
 """
@@ -25,6 +30,9 @@ import asyncio
 import logging
 import random
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -33,7 +41,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from sync import access, fanout, progress, sockets, stalls
-from sync.models import SyncJob
+from sync.models import SyncJob, Team
 
 logger = logging.getLogger(__name__)
 
@@ -203,6 +211,60 @@ class StaffProgressConsumer(_ProgressConsumer):
         return await database_sync_to_async(staff_snapshot)()
 
 
+class TeamOverviewConsumer(_ProgressConsumer):
+    """A team's overview: ``/ws/team/<team_id>/``; its data as refreshed, and its imports."""
+
+    async def authorize(self) -> list[str] | None:
+        self.team_id = int(self.scope["url_route"]["kwargs"]["team_id"])
+        self.team_version = -1
+        try:
+            _, self.roles = await database_sync_to_async(access.get_team_for_user)(
+                self.scope["user"], self.team_id
+            )
+        except access.TeamNotFound:
+            logger.info("refused team socket team=%s", self.team_id)
+            return None
+        return [progress.team_group(self.team_id)]
+
+    async def load_snapshot(self) -> tuple[str, list[progress.JobState]]:
+        html, version, states = await database_sync_to_async(team_snapshot)(
+            self.team_id, self.roles
+        )
+        self.team_version = version
+        return html, states
+
+    async def deliver(self, message: dict[str, Any]) -> None:
+        if "close" in message or self.early is not None:
+            await super().deliver(message)
+            return
+        if message.get("type") == "team.refreshed":
+            await self._refreshed(message)
+            return
+        job_id, version = message["job_id"], message["version"]
+        if version < self.versions.get(job_id, -1):
+            return
+        # The team audience's own HTML names the job's condition, which may change (a stall)
+        # with no new version: it is part of what the rendering depends on.
+        key = ("sync", self.team_id, self.roles, job_id, version, message.get("html", ""))
+        html = await database_sync_to_async(_rendered)(
+            key, lambda: _OVERVIEW_RENDERERS["sync"](self.team_id, self.roles, 0, ())
+        )
+        await self.send(text_data=html)
+        self.remember(job_id, version, message.get("check_at"))
+
+    async def _refreshed(self, message: dict[str, Any]) -> None:
+        version = refresh_version(datetime.fromisoformat(message["refreshed_at"]))
+        if version <= self.team_version:
+            return
+        changed = tuple(message.get("pull_request_ids") or ())
+        key = ("data", self.team_id, self.roles, version, changed)
+        html = await database_sync_to_async(_rendered)(
+            key, lambda: _OVERVIEW_RENDERERS["data"](self.team_id, self.roles, version, changed)
+        )
+        self.team_version = version
+        await self.send(text_data=html)
+
+
 class UnknownSocketConsumer(AsyncWebsocketConsumer):
     """Any other socket address: accepted, then closed with 4404 (unrouted, Daphne answers 500)."""
 
@@ -226,3 +288,48 @@ def staff_snapshot() -> tuple[str, list[progress.JobState]]:
     )
     states = progress.snapshots(recent)
     return progress.render_list("staff", states), states
+
+
+# -- the team overview's fragments, drawn by the pages --------------------------------------
+
+# (team id, the viewer's roles, the data's version, the pull requests just changed) -> HTML.
+OverviewRenderer = Callable[[int, frozenset[str], int, Sequence[int]], str]
+# "data": what the team's refreshes change (counts, insights, recent pull requests…);
+# "sync": the team's imports (the one running, the last one's outcome).
+_OVERVIEW_RENDERERS: dict[str, OverviewRenderer] = {}
+_RENDERED: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+RENDERED_KEPT = 64
+
+
+def register_overview_renderer(part: str, renderer: OverviewRenderer) -> None:
+    """Have ``renderer`` draw ``part`` ("data" or "sync") of the team overview's fragments."""
+    _OVERVIEW_RENDERERS[part] = renderer
+
+
+def refresh_version(refreshed_at: datetime | None) -> int:
+    """Return the version of a team's refreshed data: its refresh time in microseconds."""
+    return 0 if refreshed_at is None else int(refreshed_at.timestamp() * 1_000_000)
+
+
+def _rendered(key: tuple[Any, ...], render: Callable[[], str]) -> str:
+    """Render once per process for ``key``: every socket of the team shares the HTML."""
+    if key in _RENDERED:
+        _RENDERED.move_to_end(key)
+        return _RENDERED[key]
+    html = render()
+    _RENDERED[key] = html
+    while len(_RENDERED) > RENDERED_KEPT:
+        _RENDERED.popitem(last=False)
+    return html
+
+
+def team_snapshot(team_id: int, roles: frozenset[str]) -> tuple[str, int, list[progress.JobState]]:
+    """Render the overview's fragments from the database, with their version and active jobs."""
+    refreshed_at = Team.objects.filter(pk=team_id).values_list("refreshed_at", flat=True).first()
+    version = refresh_version(refreshed_at)
+    data = _OVERVIEW_RENDERERS["data"](team_id, roles, version, ())
+    sync = _OVERVIEW_RENDERERS["sync"](team_id, roles, 0, ())
+    active = SyncJob.objects.select_related("team").filter(
+        team_id=team_id, status__in=SyncJob.ACTIVE
+    )
+    return data + sync, version, progress.snapshots(list(active))

@@ -29,6 +29,7 @@ def note_refresh(*, team_id: int, source: Source, pull_request_ids: Sequence[int
     Team.objects.filter(pk=team_id).update(refreshed_at=now, refreshed_by=source.value)
     message = {
         "type": "team.refreshed",
+        "group": progress.team_group(team_id),  # sync.fanout hands it to the group's sockets
         "team_id": team_id,
         "source": source.value,
         "refreshed_at": now.isoformat(),

@@ -156,6 +156,9 @@ class TrackedRepository(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # When GitHub stopped knowing the repository (deleted, or no longer visible to the token).
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # When an admin removed it from tracking and kept its data (sync.services.remove_repository):
+    # imports and webhooks leave it out, and so do the overview and its insights.
+    untracked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -9,5 +9,6 @@ from sync import consumers
 websocket_urlpatterns: list[URLPattern] = [
     path("ws/sync/staff/", consumers.StaffProgressConsumer.as_asgi()),
     path("ws/sync/<int:job_id>/", consumers.JobProgressConsumer.as_asgi()),
+    path("ws/team/<int:team_id>/", consumers.TeamOverviewConsumer.as_asgi()),
     re_path(r"", consumers.UnknownSocketConsumer.as_asgi()),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import dramatiq
@@ -20,7 +21,7 @@ from sync import actors, progress
 from sync.engine import state
 from sync.engine import steps as engine_steps
 from sync.engine.windows import default_since, window_for
-from sync.models import AuditEvent, RepoSync, SyncJob, Team, TrackedRepository
+from sync.models import AuditEvent, PullRequest, RepoSync, SyncJob, Team, TrackedRepository
 
 logger = logging.getLogger(__name__)
 
@@ -248,6 +249,54 @@ def ping_broker() -> None:
         pool.disconnect()
 
 
+class RepositoryBusy(SyncError):
+    """An import of the repository is running: it cannot be removed until that ends."""
+
+
+@dataclass(frozen=True)
+class RemovedRepository:
+    full_name: str
+    kept_data: bool
+    pull_requests: int  # the pull requests kept, or deleted
+
+
+@transaction.atomic
+def remove_repository(
+    *, repository: TrackedRepository, keep_data: bool, by: User | None = None
+) -> RemovedRepository:
+    """Stop tracking ``repository``: keep its imported data (hidden) or delete it.
+
+    Kept data stays in the database with the repository marked untracked, so choosing the
+    repository again resumes from what was imported; deleting removes the repository with its
+    pull requests, reviews and commits. Raise RepositoryBusy while an import of it runs.
+    """
+    team = repository.team
+    Team.objects.select_for_update().filter(pk=team.pk).first()  # one change per team at once
+    running = RepoSync.objects.filter(
+        repository=repository, job__status__in=SyncJob.ACTIVE
+    ).exclude(status__in=RepoSync.FINISHED)
+    if running.exists():
+        raise RepositoryBusy(
+            f"An import of {repository.full_name} is running; cancel it or wait until it ends, "
+            "then remove the repository."
+        )
+    pulls = PullRequest.objects.filter(repository=repository).count()
+    if keep_data:
+        TrackedRepository.objects.filter(pk=repository.pk).update(untracked_at=timezone.now())
+    else:
+        repository.delete()  # its pull requests, reviews, commits and sync rows go with it
+    params = {"repository": repository.full_name, "keep_data": keep_data, "pull_requests": pulls}
+    _audit(by, team, "repository.remove", params)
+    logger.info(
+        "repository removed team=%s repository=%s keep_data=%s pull_requests=%s",
+        team.pk,
+        repository.full_name,
+        keep_data,
+        pulls,
+    )
+    return RemovedRepository(repository.full_name, keep_data, pulls)
+
+
 def _require_broker() -> None:
     try:
         ping_broker()
@@ -268,7 +317,7 @@ def _chosen_repositories(
     team: Team, repositories: Sequence[TrackedRepository] | None
 ) -> list[TrackedRepository]:
     """Read the chosen repositories afresh (their watermarks decide the windows)."""
-    found = team.repositories.order_by("full_name")
+    found = team.repositories.filter(untracked_at__isnull=True).order_by("full_name")
     if repositories is None:
         return list(found.filter(archived=False))
     return list(found.filter(pk__in=[repository.pk for repository in repositories]))

@@ -2,20 +2,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from onboarding import states
+from onboarding import overview
 from onboarding.views.orgs import current_membership
-from onboarding.views.repos import ago
-from sync import access, accounts, progress, services
-from sync.models import Commit, PullRequest, Review, SyncJob, Team, TrackedRepository
+from sync import access, accounts, services
+from sync.models import Integration, IntegrationCredential, Membership, TrackedRepository
 
 MEMBERS_SHOWN = 60
 
@@ -29,24 +28,133 @@ def complete(request: HttpRequest) -> HttpResponse:
     except accounts.NotAMember:
         return redirect("onboarding:select_org")
     team = membership.team
-    jobs = team.sync_jobs.order_by("-created_at")
-    current = jobs.filter(status__in=SyncJob.ACTIVE).first()
+    roles = access.roles_of(membership.user, team.pk, membership_role=membership.role)
     members = team.members.order_by("is_bot", "login")
-    last_sync = jobs.filter(status__in=SyncJob.FINISHED).first()
+    imports = overview.sync_context(team, roles)
     context: dict[str, Any] = {
-        "team": team,
-        "is_admin": access.permits(membership, access.Action.START),
-        "repositories": _repositories_with_counts(team),
+        **overview.data_context(team, roles, overview.page_version(team)),
+        **imports,
+        "can_jira": access.allowed(roles, access.Action.JIRA),
+        "can_slack": access.allowed(roles, access.Action.SLACK),
+        "last_sync": imports["last"],
+        "refreshed": team.refreshed_at is not None,
         "members": members[:MEMBERS_SHOWN],
         "members_total": members.count(),
-        "last_sync": last_sync,
-        "last_sync_label": _label(last_sync) if last_sync else "",
-        "last_sync_ago": _ago(last_sync) if last_sync else "",
-        "current": current,
-        # The progress page's own fragments, kept live by the same socket.
-        "live_html": states.render_page(progress.snapshot(current)) if current else "",
+        "history_days": settings.SYNC_HISTORY_DAYS,
+        **_connections(team.pk),
     }
     return render(request, "onboarding/complete.html", context)
+
+
+class RemoveRepositoryForm(forms.Form):
+    keep_data = forms.ChoiceField(
+        choices=[
+            (
+                "keep",
+                "Keep its imported pull requests (hidden; choosing it again brings them back)",
+            ),
+            ("delete", "Delete its imported pull requests, reviews and commits"),
+        ],
+        widget=forms.RadioSelect,
+        initial="keep",
+        error_messages={"required": "Choose whether to keep or delete its data."},
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def remove_repository(request: HttpRequest, repository_id: int) -> HttpResponse:
+    try:
+        membership = current_membership(request)
+    except accounts.NotAMember:
+        return redirect("onboarding:select_org")
+    if not access.permits(membership, access.Action.CHANGE_REPOSITORIES):
+        return _refused(request, membership)
+    repository = _tracked(membership, repository_id)
+    form = RemoveRepositoryForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            removed = services.remove_repository(
+                repository=repository,
+                keep_data=form.cleaned_data["keep_data"] == "keep",
+                by=membership.user,
+            )
+        except services.RepositoryBusy as error:
+            form.add_error(None, str(error))
+        else:
+            messages.info(request, _removed_message(removed))
+            return redirect("onboarding:complete")
+    pulls = repository.pull_requests.filter(deleted_at__isnull=True).count()
+    context = {"repository": repository, "form": form, "pull_requests": pulls}
+    status = 400 if request.method == "POST" else 200
+    return render(request, "onboarding/remove_repository.html", context, status=status)
+
+
+def _tracked(membership: Membership, repository_id: int) -> TrackedRepository:
+    repository = TrackedRepository.objects.filter(
+        pk=repository_id, team=membership.team, untracked_at__isnull=True
+    ).first()
+    if repository is None:
+        raise Http404("No such repository in your team")
+    return repository
+
+
+def _refused(request: HttpRequest, membership: Membership) -> HttpResponse:
+    context = {
+        "title": "Only the team's admins remove repositories",
+        "message": "You are a member of this team, not an admin.",
+        "fix": "Ask an admin of the team to remove the repository.",
+        "overview": True,
+    }
+    return render(request, "onboarding/github_problem.html", context, status=403)
+
+
+def _removed_message(removed: services.RemovedRepository) -> str:
+    pulls = f"{removed.pull_requests:,} pull request{'s' if removed.pull_requests != 1 else ''}"
+    if removed.kept_data:
+        return (
+            f"{removed.full_name} is no longer tracked. Its {pulls} are kept: choose it again "
+            "under Add repositories to bring them back."
+        )
+    return f"{removed.full_name} is no longer tracked, and its {pulls} were deleted."
+
+
+def _connections(team_id: int) -> dict[str, Any]:
+    """Return the Jira and Slack connections as the overview names them (or None)."""
+    found = {i.provider: i for i in Integration.objects.filter(team_id=team_id)}
+    jira = found.get(IntegrationCredential.Provider.JIRA)
+    slack = found.get(IntegrationCredential.Provider.SLACK)
+    return {
+        "jira": _jira(jira) if jira else None,
+        "slack": _slack(slack) if slack else None,
+    }
+
+
+def _status_label(integration: Integration) -> str:
+    labels = {"revoked": "Access revoked: connect it again", "error": "Not working"}
+    return labels.get(integration.status, integration.status)
+
+
+def _jira(integration: Integration) -> dict[str, Any]:
+    config = integration.config or {}
+    site = config.get("site") or {}
+    return {
+        "status": integration.status,
+        "status_label": _status_label(integration),
+        "site": site.get("name", ""),
+        "projects": config.get("projects") or [],
+    }
+
+
+def _slack(integration: Integration) -> dict[str, Any]:
+    config = integration.config or {}
+    return {
+        "status": integration.status,
+        "status_label": _status_label(integration),
+        "channel_name": config.get("channel_name", ""),
+        "workspace": config.get("workspace", ""),
+    }
 
 
 @login_required
@@ -76,28 +184,3 @@ def start_incremental_sync(request: HttpRequest) -> HttpResponse:
         status = 503 if isinstance(error, services.BrokerUnavailable) else 400
         return render(request, "onboarding/github_problem.html", context, status=status)
     return redirect("onboarding:sync", job_id=job.pk)
-
-
-def _ago(job: SyncJob) -> str:
-    return ago(timezone.now() - (job.finished_at or job.created_at))
-
-
-def _repositories_with_counts(team: Team) -> QuerySet[TrackedRepository]:
-    prs = PullRequest.objects.filter(repository=OuterRef("pk"))
-    reviews = Review.objects.filter(pull_request__repository=OuterRef("pk"))
-    commits = Commit.objects.filter(pull_request__repository=OuterRef("pk"))
-    return team.repositories.annotate(
-        pr_count=_count(prs, "repository"),
-        review_count=_count(reviews, "pull_request__repository"),
-        commit_count=_count(commits, "pull_request__repository"),
-    ).order_by("archived", "full_name")
-
-
-def _count(rows: QuerySet[Any], group: str) -> Coalesce:
-    counted = rows.order_by().values(group).annotate(n=Count("pk")).values("n")[:1]
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-
-def _label(job: SyncJob) -> str:
-    state = progress.snapshot(job)
-    return states.words_for(state, state.condition(timezone.now())).badge

@@ -75,7 +75,9 @@ def repository_list(request: HttpRequest) -> HttpResponse:
         status = 200 if fragment else int(str(problem["status"]))
         return _list_response(request, fragment, {"team": team, "error": problem}, status)
     github_ms = (time.perf_counter() - started) * 1000
-    tracked = set(team.repositories.values_list("github_id", flat=True))
+    tracked = set(
+        team.repositories.filter(untracked_at__isnull=True).values_list("github_id", flat=True)
+    )
     context = {
         "team": team,
         "rows": _repository_rows(repositories, tracked),

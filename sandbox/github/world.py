@@ -611,6 +611,28 @@ class World:
                 "checksum": hashlib.sha256("\n".join(lines).encode()).hexdigest(),
             }
 
+    def timelines(self, org_login: str) -> list[dict[str, object]]:
+        """Return each live PR's timestamps and reviews, as ISO 8601 strings."""
+        with self.lock:
+            org = self.orgs[org_login.lower()]
+            return [
+                {
+                    "repository": repo.full_name,
+                    "number": pr.number,
+                    "author": pr.author.login if pr.author else "ghost",
+                    "created_at": pr.created_at.isoformat(),
+                    "merged_at": pr.merged_at.isoformat() if pr.merged_at else None,
+                    "reviews": [
+                        {"submitted_at": r.submitted_at.isoformat(), "author": r.author.login}
+                        for r in pr.reviews
+                    ],
+                }
+                for repo in org.repos
+                if not repo.deleted
+                for pr in self.pulls(repo)
+                if not pr.deleted
+            ]
+
 
 def _author_deleted(seed: int, full_name: str, number: int) -> bool:
     # Seeded apart from the generator, so the rest of the world stays as it was.

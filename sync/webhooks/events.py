@@ -107,7 +107,7 @@ def _tracked(team: Team, payload: dict[str, Any]) -> TrackedRepository | None:
     if github_id is None:
         return None
     return TrackedRepository.objects.filter(
-        team=team, github_id=int(github_id), deleted_at__isnull=True
+        team=team, github_id=int(github_id), deleted_at__isnull=True, untracked_at__isnull=True
     ).first()
 
 

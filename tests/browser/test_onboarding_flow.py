@@ -206,11 +206,11 @@ def _walk(page: Page, web: str, github: RunningSandbox) -> None:
     again = SyncJob.objects.exclude(pk=job.pk).get()
     assert again.kind == SyncJob.Kind.INCREMENTAL
     page.goto(f"{web}/onboarding/complete/")
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "connected")
     if not SyncJob.objects.get(pk=again.pk).is_finished:
         live = page.get_by_test_id("current-job")
-        expect(live.get_by_test_id("connection")).to_have_attribute("data-state", "connected")
         _shot(page, "10-complete-live")
-        # When it finishes the overview reloads itself with the new counts.
+        # When it finishes the overview's team socket takes the running import away.
         expect(live).to_have_count(0, timeout=60_000)
     wait_for(lambda: SyncJob.objects.get(pk=again.pk).is_finished, timeout=60, interval=0.5)
     expect(page.get_by_test_id("last-sync")).to_contain_text("Done")

@@ -60,6 +60,9 @@ POSTS: list[tuple[str, str, str, dict[str, str]]] = [
     ("staff:retry_failed", "job_id", "sam", {}),
     ("staff:cancel_job", "job_id", "sam", {"confirmed": "on"}),
     ("staff:run_now", "job_id", "sam", {}),
+    ("onboarding:remove_repository", "repository_id", "alice", {"keep_data": "keep"}),
+    ("onboarding:jira_disconnect", "", "alice", {}),
+    ("onboarding:slack_disconnect", "", "alice", {}),
     ("onboarding:sign_out", "", "alice", {}),  # last: alice's later posts need her session
 ]
 # Pages that change nothing, whatever the method.
@@ -68,6 +71,7 @@ READ_ONLY = set(
     onboarding:organization_list onboarding:select_repos onboarding:repository_list
     onboarding:jira onboarding:jira_callback onboarding:slack
     onboarding:slack_callback onboarding:complete onboarding:sync
+    onboarding:jira_projects_list onboarding:slack_channel_list onboarding:webhooks
     staff:syncs staff:audit staff:team""".split()
 )
 
@@ -166,10 +170,13 @@ def test_it_refuses_sockets_of_other_teams_and_the_staff_socket_to_non_staff(
     alice, stranger, anonymous = Visitor(web, acme_admin.user), Visitor(web, charlie), Visitor(web)
     staff = Visitor(web, sam)
     job_socket, staff_socket = f"/ws/sync/{job.pk}/", "/ws/sync/staff/"
+    team_socket = f"/ws/team/{job.team_id}/"
 
     for visitor, path in [
         (stranger, job_socket),
         (anonymous, job_socket),
+        (stranger, team_socket),
+        (anonymous, team_socket),
         (alice, staff_socket),
         (stranger, staff_socket),
         (anonymous, staff_socket),
@@ -177,13 +184,14 @@ def test_it_refuses_sockets_of_other_teams_and_the_staff_socket_to_non_staff(
         refused = visitor.socket(path)
         assert (refused.frames, refused.code) == ([], REFUSED), path
     # A page of another site may not open a socket with the user's cookie.
-    for visitor, path in [(alice, job_socket), (staff, staff_socket)]:
+    for visitor, path in [(alice, job_socket), (alice, team_socket), (staff, staff_socket)]:
         with pytest.raises(InvalidStatus) as refused_handshake:
             visitor.socket(path, origin="https://evil.example")
         assert refused_handshake.value.response.status_code == 403
 
     # Those allowed get their snapshot first.
     assert 'id="sync-status"' in alice.socket(job_socket).frames[0]
+    assert 'id="overview-sync"' in alice.socket(team_socket).frames[0]
     assert 'id="staff-sync-jobs"' in staff.socket(staff_socket).frames[0]
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.contrib.auth.models import User
@@ -7,8 +8,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from sync import freshness
 from sync.models import (
     Commit,
+    Integration,
     Membership,
     PullRequest,
     RepoSync,
@@ -69,14 +72,18 @@ def test_it_shows_the_team_with_its_repositories_counts_members_and_last_sync(
     response = _signed_in(client, acme).get(COMPLETE)
     text = response.content.decode()
     assert response.status_code == 200
-    assert (
-        '<tr data-repo="acme/api"><td>acme/api</td><td class="num">2</td>'
-        '<td class="num">5</td><td class="num">4</td>'
-    ) in text
-    assert '<tr data-repo="acme/web"><td>acme/web</td><td class="num">0</td>' in text
+    assert re.search(
+        r'<tr data-repo="acme/api"><td class="repo-cell">acme/api.*?</td><td class="num">2</td>'
+        r'<td class="num">5</td><td class="num">4</td>',
+        text,
+    )
+    assert re.search(
+        r'<tr data-repo="acme/web"><td class="repo-cell">acme/web.*?</td><td class="num">0<', text
+    )
     assert '<dd data-testid="member-total">2</dd>' in text
     assert "dependabot[bot] (bot)" in text
-    assert ">Done</a>, 5 minutes ago" in text
+    assert re.search(r'>Done</a>, <time datetime="[^"]+">', text)
+    assert "You're all set" in text
     assert "Sync new activity now" in text
     assert 'data-testid="current-job"' not in text
 
@@ -88,9 +95,10 @@ def test_it_shows_the_current_import_live_on_the_same_socket(
     job = SyncJob.objects.create(team=acme.team, status=SyncJob.Status.RUNNING, repos_total=1)
     RepoSync.objects.create(job=job, repository=repo, prs_total=10, prs_synced=4)
     text = _signed_in(client, acme).get(COMPLETE).content.decode()
-    assert f'ws-connect="/ws/sync/{job.pk}/"' in text
-    assert 'id="sync-status"' in text and f'data-version="{job.version}"' in text
-    assert 'role="progressbar"' in text
+    assert f'ws-connect="/ws/team/{acme.team_id}/"' in text
+    assert 'data-testid="current-job" data-status="queued"' in text
+    assert f'data-job-id="{job.pk}" data-job-version="{job.version}"' in text
+    assert "Waiting for a worker</span> Initial import" in text
     assert "htmx-ext-ws" in text
 
 
@@ -142,3 +150,215 @@ def test_it_never_shows_a_team_to_someone_outside_it(
         assert response.status_code == 302
         assert response["Location"] == reverse("onboarding:select_org")
     assert SyncJob.objects.count() == 1
+
+
+def _failed_import(membership: Membership, repo: TrackedRepository) -> SyncJob:
+    job = SyncJob.objects.create(
+        team=membership.team,
+        status=SyncJob.Status.PARTIAL,
+        finished_at=timezone.now(),
+        repos_total=2,
+        repos_done=2,
+    )
+    RepoSync.objects.create(
+        job=job,
+        repository=repo,
+        status=RepoSync.Status.FAILED,
+        error_code="not_found",
+        error_message="GitHub no longer knows this repository: it was deleted or renamed.",
+    )
+    return job
+
+
+def test_it_says_why_the_last_sync_failed_and_offers_the_retry(
+    client: Client, acme: Membership
+) -> None:
+    repo = _imported(acme)
+    job = _failed_import(acme, repo)
+    text = _signed_in(client, acme).get(COMPLETE).content.decode()
+    assert ">Done, with failures</a>" in text
+    assert "<strong>acme/api</strong>: GitHub no longer knows this repository" in text
+    assert f'action="/onboarding/sync/{job.pk}/retry/"' in text
+    assert 'data-testid="overview-sync_retry">Retry failed repositories</button>' in text
+
+
+def test_it_tells_members_to_ask_an_admin_for_the_retry(
+    client: Client, acme: Membership, bob: User, bob_github: Identity
+) -> None:
+    repo = _imported(acme)
+    _failed_import(acme, repo)
+    member = join(bob, bob_github)
+    text = _signed_in(client, member).get(COMPLETE).content.decode()
+    assert "GitHub no longer knows this repository" in text
+    assert "Ask an admin of the team to retry failed repositories." in text
+    assert "overview-sync_retry" not in text
+    assert "remove_repository" not in text and "/remove/" not in text
+
+
+def test_it_writes_numbers_with_thousands_separators(client: Client, acme: Membership) -> None:
+    repo = _imported(acme)
+    now = timezone.now()
+    PullRequest.objects.bulk_create(
+        PullRequest(
+            repository=repo,
+            github_id=100_000 + n,
+            number=100 + n,
+            title=f"Bulk {n}",
+            state="open",
+            created_at=now,
+            updated_at=now,
+        )
+        for n in range(1_234)
+    )
+    text = _signed_in(client, acme).get(COMPLETE).content.decode()
+    assert '<dd data-testid="pr-total">1,236</dd>' in text
+    assert re.search(r'<td class="repo-cell">acme/api.*?</td><td class="num">1,236</td>', text)
+
+
+def test_it_shows_the_first_insight_with_the_pull_requests_behind_it(
+    client: Client, acme: Membership
+) -> None:
+    repo = _imported(acme)
+    opened = timezone.now() - timedelta(days=2)
+    for number, hours in ((11, 2), (12, 4), (13, 9)):
+        pr = PullRequest.objects.create(
+            repository=repo,
+            github_id=7000 + number,
+            number=number,
+            title=f"Timed {number}",
+            state="merged",
+            author_login="mona",
+            created_at=opened,
+            updated_at=opened + timedelta(hours=hours),
+            merged_at=opened + timedelta(hours=hours),
+        )
+        Review.objects.create(
+            pull_request=pr,
+            github_id=pr.github_id * 10,
+            author_login="hubot",
+            state="APPROVED",
+            submitted_at=opened + timedelta(hours=1),
+        )
+    text = _signed_in(client, acme).get(COMPLETE).content.decode()
+    assert re.search(r'data-testid="team-merge" data-seconds="14400(\.0)?">4 h</dd>', text)
+    assert "3 pull requests</dd>" in text
+    assert re.search(r'data-testid="team-first-review" data-seconds="3600(\.0)?">1 h</dd>', text)
+
+
+def test_it_shows_the_connected_jira_projects_and_slack_channel_with_change_links(
+    client: Client, acme: Membership
+) -> None:
+    _imported(acme)
+    Integration.objects.create(
+        team=acme.team,
+        provider="jira",
+        config={
+            "site": {"id": "s1", "name": "acme", "url": "https://acme.atlassian.net"},
+            "projects": [{"id": "1", "key": "OPS", "name": "Operations"}],
+        },
+    )
+    Integration.objects.create(
+        team=acme.team,
+        provider="slack",
+        status=Integration.Status.REVOKED,
+        config={"workspace": "Acme", "channel_id": "C1", "channel_name": "pr-notices"},
+    )
+    text = _signed_in(client, acme).get(COMPLETE).content.decode()
+    assert '<span class="tag">OPS</span> Operations' in text
+    assert 'href="/onboarding/jira/projects/">Change projects</a>' in text
+    assert "#pr-notices in Acme" in text and "Access revoked: connect it again" in text
+    assert 'href="/onboarding/slack/">Connect Slack again</a>' in text
+
+
+def test_it_shows_the_organization_and_member_avatars(client: Client, acme: Membership) -> None:
+    _imported(acme)
+    acme.team.avatar_url = "https://avatars.githubusercontent.com/u/1001?v=4"
+    acme.team.save(update_fields=["avatar_url"])
+    TeamMember.objects.filter(login="mona").update(
+        avatar_url="https://avatars.githubusercontent.com/u/1?v=4"
+    )
+    text = _signed_in(client, acme).get(COMPLETE).content.decode()
+    assert 'src="https://avatars.githubusercontent.com/u/1001?v=4&amp;s=96"' in text
+    assert 'src="https://avatars.githubusercontent.com/u/1?v=4&amp;s=48"' in text
+
+
+def test_it_says_when_and_by_what_the_data_was_last_refreshed(
+    client: Client, acme: Membership
+) -> None:
+    repo = _imported(acme)
+    freshness.note_refresh(team_id=acme.team_id, source=freshness.Source.WEBHOOK)
+    text = _signed_in(client, acme).get(COMPLETE).content.decode()
+    assert 'by <span data-testid="refreshed-by">a GitHub webhook</span>' in text
+    assert repo.full_name in text
+
+
+def _remove_url(repo: TrackedRepository) -> str:
+    return reverse("onboarding:remove_repository", args=[repo.pk])
+
+
+def test_it_confirms_before_removing_a_repository_and_keeps_its_data_when_asked(
+    client: Client, acme: Membership
+) -> None:
+    repo = _imported(acme)
+    _signed_in(client, acme)
+    overview = client.get(COMPLETE).content.decode()
+    assert f'href="{_remove_url(repo)}"' in overview
+    confirm = client.get(_remove_url(repo)).content.decode()
+    assert "Stop tracking acme/api?" in confirm and "2 pull requests of it are stored" in confirm
+    assert TrackedRepository.objects.get(pk=repo.pk).untracked_at is None
+
+    response = client.post(_remove_url(repo), {"keep_data": "keep"}, follow=True)
+    text = response.content.decode()
+    assert "acme/api is no longer tracked. Its 2 pull requests are kept" in text
+    assert 'data-repo="acme/api"' not in text
+    assert TrackedRepository.objects.get(pk=repo.pk).untracked_at is not None
+    assert PullRequest.objects.filter(repository=repo).count() == 2
+
+
+def test_it_deletes_the_data_of_a_removed_repository_when_asked(
+    client: Client, acme: Membership
+) -> None:
+    repo = _imported(acme)
+    response = _signed_in(client, acme).post(_remove_url(repo), {"keep_data": "delete"})
+    assert response["Location"] == COMPLETE
+    assert not TrackedRepository.objects.filter(pk=repo.pk).exists()
+    assert not PullRequest.objects.filter(github_id__in=[9001, 9002]).exists()
+    assert not Review.objects.exists() and not Commit.objects.exists()
+
+
+def test_it_asks_again_when_no_choice_was_made(client: Client, acme: Membership) -> None:
+    repo = _imported(acme)
+    response = _signed_in(client, acme).post(_remove_url(repo), {})
+    assert response.status_code == 400
+    assert b"Choose whether to keep or delete its data." in response.content
+    assert TrackedRepository.objects.get(pk=repo.pk).untracked_at is None
+
+
+def test_it_refuses_to_remove_a_repository_while_it_is_imported(
+    client: Client, acme: Membership
+) -> None:
+    repo = _imported(acme)
+    job = SyncJob.objects.create(team=acme.team, status=SyncJob.Status.RUNNING, repos_total=1)
+    RepoSync.objects.create(job=job, repository=repo, status=RepoSync.Status.RUNNING)
+    response = _signed_in(client, acme).post(_remove_url(repo), {"keep_data": "delete"})
+    assert response.status_code == 400
+    assert b"An import of acme/api is running; cancel it or wait until it ends" in response.content
+    assert PullRequest.objects.filter(repository=repo).count() == 2
+
+
+def test_it_lets_only_admins_remove_repositories(
+    client: Client, acme: Membership, bob: User, bob_github: Identity, charlie: User
+) -> None:
+    repo = _imported(acme)
+    member = join(bob, bob_github)
+    response = _signed_in(client, member).post(_remove_url(repo), {"keep_data": "delete"})
+    assert response.status_code == 403
+    assert b"Only the team&#x27;s admins remove repositories" in response.content
+    client.force_login(charlie)
+    session = client.session
+    session["onboarding_team_id"] = acme.team_id
+    session.save()
+    assert client.post(_remove_url(repo), {"keep_data": "delete"})["Location"] == reverse(
+        "onboarding:select_org"
+    )
+    assert PullRequest.objects.filter(repository=repo).count() == 2
