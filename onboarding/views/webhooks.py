@@ -22,7 +22,6 @@ from django.views.decorators.http import require_GET, require_POST
 from onboarding.views.github import start_github_sign_in
 from onboarding.views.orgs import current_membership
 from sync import access, accounts, webhooks
-from sync.github.errors import GitHubError
 from sync.models import Membership
 from sync.webhooks import registration
 
@@ -95,7 +94,7 @@ def register(request: HttpRequest) -> HttpResponse:
         registration.register(team_id=membership.team_id, user=membership.user, url=url)
     except registration.HookForbidden:
         return _problem(request, "forbidden")
-    except GitHubError:
+    except registration.RegistrationFailed:
         return _problem(request, "github")
     return redirect("onboarding:webhooks")
 

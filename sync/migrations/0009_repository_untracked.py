@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sync", "0007_webhooks"),
+        ("sync", "0008_sweep"),
     ]
 
     operations = [

@@ -15,6 +15,7 @@ from django.utils import timezone
 from sync.engine.tokens import team_token
 from sync.github import hooks as github_hooks
 from sync.github.client import Session
+from sync.github.errors import GitHubError
 from sync.github.hooks import HOOK_SCOPE, HookData, HookForbidden
 from sync.models import GitHubAccount, Integration, IntegrationCredential, WebhookDelivery
 from sync.webhooks import signatures
@@ -24,12 +25,17 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "HOOK_SCOPE",
     "HookForbidden",
+    "RegistrationFailed",
     "NotRegistered",
     "Redelivery",
     "can_register",
     "redeliver_failed",
     "register",
 ]
+
+
+class RegistrationFailed(Exception):
+    """GitHub did not create the hook for a reason other than permission (down, limited)."""
 
 
 class NotRegistered(Exception):
@@ -54,7 +60,8 @@ def can_register(*, user: User) -> bool:
 def register(*, team_id: int, user: User, url: str) -> HookData:
     """Create the team's organization webhook to ``url`` with ``user``'s GitHub access.
 
-    Raises HookForbidden when GitHub refuses: they are not an owner, or lack admin:org_hook.
+    Raises HookForbidden when GitHub refuses: they are not an owner, or lack admin:org_hook;
+    RegistrationFailed when GitHub could not be asked (down, rate limited).
     """
     credential = _credential_of(user)
     if credential is None:
@@ -64,9 +71,14 @@ def register(*, team_id: int, user: User, url: str) -> HookData:
     integration.webhook_secret = secret
     integration.save(update_fields=["webhook_secret"])
     session = Session(credential.access_token)
-    hook = github_hooks.create_org_hook(
-        session, org=integration.team.github_org_login, url=url, secret=secret
-    )
+    try:
+        hook = github_hooks.create_org_hook(
+            session, org=integration.team.github_org_login, url=url, secret=secret
+        )
+    except HookForbidden:
+        raise
+    except GitHubError as error:
+        raise RegistrationFailed(str(error)) from error
     Integration.objects.filter(pk=integration.pk).update(
         webhook_id=hook.id, webhook_registered_at=timezone.now(), webhook_credential=credential
     )
