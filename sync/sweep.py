@@ -120,7 +120,9 @@ def _sweep(team: Team) -> Outcome:
         return Outcome(team.pk, "skipped", str(error))
     session = Session(token.token)
     repositories = list(
-        team.repositories.filter(archived=False, deleted_at__isnull=True).order_by("pk")
+        team.repositories.filter(
+            archived=False, deleted_at__isnull=True, untracked_at__isnull=True
+        ).order_by("pk")
     )
     try:
         allowance, why = _allowance(session, team)
