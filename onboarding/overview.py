@@ -143,6 +143,7 @@ def _counted(rows: QuerySet[Any], group: str) -> dict[int, int]:
 
 
 def _recent_pulls(team: Team) -> list[PullRequest]:
+    """Return the most recently updated pull requests, each with its ``review_count``."""
     return list(
         PullRequest.objects.filter(
             repository__team=team,
@@ -150,6 +151,7 @@ def _recent_pulls(team: Team) -> list[PullRequest]:
             deleted_at__isnull=True,
         )
         .select_related("repository", "author")
+        .annotate(review_count=Count("reviews"))
         .order_by("-updated_at", "-pk")[:RECENT_PULLS]
     )
 
