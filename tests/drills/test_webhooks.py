@@ -276,7 +276,9 @@ def test_it_brings_each_change_into_the_database_within_seconds(
     while None in _shown_after(page, expectations) and time.monotonic() < deadline:
         page.wait_for_timeout(200)
     on_page = _shown_after(page, expectations)
-    page.screenshot(path=str(ARTIFACTS / "screenshots" / "webhooks-overview-live-1280.png"))
+    page.screenshot(
+        path=str(ARTIFACTS / "screenshots" / "webhooks-overview-live-1280.png"), full_page=True
+    )
     page.context.close()
 
     missed = [(e.kind, e.key) for e in watcher.pending]
