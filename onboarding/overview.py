@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -143,6 +143,11 @@ def _counted(rows: QuerySet[Any], group: str) -> dict[int, int]:
 
 
 def _recent_pulls(team: Team) -> list[PullRequest]:
+    """Return the most recently updated pull requests, each with its ``review_count``.
+
+    GitHub's ``updated_at`` counts whole seconds: among pull requests updated within the same
+    second, the one written last (a webhook just applied) comes first.
+    """
     return list(
         PullRequest.objects.filter(
             repository__team=team,
@@ -150,7 +155,8 @@ def _recent_pulls(team: Team) -> list[PullRequest]:
             deleted_at__isnull=True,
         )
         .select_related("repository", "author")
-        .order_by("-updated_at", "-pk")[:RECENT_PULLS]
+        .annotate(review_count=Count("reviews"))
+        .order_by("-updated_at", F("seen_at").desc(nulls_last=True), "-pk")[:RECENT_PULLS]
     )
 
 

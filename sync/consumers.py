@@ -27,6 +27,7 @@ which publishes the job when it turns stalled (see there).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -217,6 +218,11 @@ class TeamOverviewConsumer(_ProgressConsumer):
     async def authorize(self) -> list[str] | None:
         self.team_id = int(self.scope["url_route"]["kwargs"]["team_id"])
         self.team_version = -1
+        # Refreshes that arrived while one was being drawn: the newest version, and every pull
+        # request they changed (marked "just updated" in the next drawing).
+        self.waiting_version = -1
+        self.waiting_changed: set[int] = set()
+        self.drawing: asyncio.Future[None] | None = None
         try:
             _, self.roles = await database_sync_to_async(access.get_team_for_user)(
                 self.scope["user"], self.team_id
@@ -253,16 +259,36 @@ class TeamOverviewConsumer(_ProgressConsumer):
         self.remember(job_id, version, message.get("check_at"))
 
     async def _refreshed(self, message: dict[str, Any]) -> None:
+        """Note the refresh; draw it at once, or after the drawing under way, with any others
+        that arrive meanwhile (a drawing reads the data as it is then: one is enough)."""
         version = refresh_version(datetime.fromisoformat(message["refreshed_at"]))
         if version <= self.team_version:
             return
-        changed = tuple(message.get("pull_request_ids") or ())
-        key = ("data", self.team_id, self.roles, version, changed)
-        html = await database_sync_to_async(_rendered)(
-            key, lambda: _OVERVIEW_RENDERERS["data"](self.team_id, self.roles, version, changed)
-        )
-        self.team_version = version
-        await self.send(text_data=html)
+        self.waiting_version = max(self.waiting_version, version)
+        self.waiting_changed.update(message.get("pull_request_ids") or ())
+        if self.drawing is None or self.drawing.done():
+            self.drawing = asyncio.ensure_future(self._draw_refreshes())
+
+    async def _draw_refreshes(self) -> None:
+        try:
+            while self.waiting_version > self.team_version:
+                version, changed = self.waiting_version, tuple(sorted(self.waiting_changed))
+                self.waiting_changed = set()
+                key = ("data", self.team_id, self.roles, version, changed)
+                draw = functools.partial(
+                    _OVERVIEW_RENDERERS["data"], self.team_id, self.roles, version, changed
+                )
+                html = await database_sync_to_async(_rendered)(key, draw)
+                self.team_version = version
+                await self.send(text_data=html)
+        except Exception:
+            logger.exception("drawing the team overview's refresh failed team=%s", self.team_id)
+
+    async def disconnect(self, code: int) -> None:
+        drawing = getattr(self, "drawing", None)
+        if drawing is not None:
+            drawing.cancel()
+        await super().disconnect(code)
 
 
 class UnknownSocketConsumer(AsyncWebsocketConsumer):

@@ -25,9 +25,9 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "HOOK_SCOPE",
     "HookForbidden",
-    "RegistrationFailed",
     "NotRegistered",
     "Redelivery",
+    "RegistrationFailed",
     "can_register",
     "redeliver_failed",
     "register",

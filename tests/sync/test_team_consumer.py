@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from asgi import application
-from sync import freshness, progress
+from sync import consumers, freshness, progress
 from sync.models import PullRequest, SyncJob, Team, TrackedRepository
 from tests.sync.jobs import change_job, make_job
 
@@ -202,5 +203,51 @@ def test_it_never_sends_an_older_refresh_than_it_showed(
         await get_channel_layer().group_send(progress.team_group(team.pk), older)
         assert await communicator.receive_nothing(timeout=0.5)
         await communicator.disconnect()
+
+    _run(scenario)
+
+
+def test_it_draws_the_refreshes_arriving_meanwhile_once_marking_each_change(
+    bob: User, team: Team, api: TrackedRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = PullRequest.objects.get(repository=api, number=1)
+    second = _pull(api, 2, "Fix the flaky billing test")
+    third = _pull(api, 3, "Tidy the footer")
+    drawn: list[tuple[int, ...]] = []
+    draw = consumers._OVERVIEW_RENDERERS["data"]
+
+    def slow(team_id: int, roles: frozenset[str], version: int, changed: Sequence[int]) -> str:
+        drawn.append(tuple(changed))
+        time.sleep(0.5)  # a team with much data: refreshes arrive while one is drawn
+        return draw(team_id, roles, version, changed)
+
+    monkeypatch.setitem(consumers._OVERVIEW_RENDERERS, "data", slow)
+    start = timezone.now()
+    refreshes = [
+        {
+            "type": "team.refreshed",
+            "group": progress.team_group(team.pk),
+            "team_id": team.pk,
+            "source": "webhook",
+            "refreshed_at": (start + timedelta(milliseconds=index)).isoformat(),
+            "pull_request_ids": [pull.pk],
+        }
+        for index, pull in enumerate((first, second, third), start=1)
+    ]
+    browser = _browser(bob)
+
+    async def scenario() -> None:
+        communicator, _ = await _open(team, browser)
+        drawn.clear()
+        for refresh in refreshes:
+            await get_channel_layer().group_send(progress.team_group(team.pk), refresh)
+        alone = await communicator.receive_from(timeout=5)
+        together = await communicator.receive_from(timeout=5)
+        assert await communicator.receive_nothing(timeout=1)
+        await communicator.disconnect()
+        assert drawn == [(first.pk,), tuple(sorted((second.pk, third.pk)))]
+        assert alone.count("just updated") == 1 and together.count("just updated") == 2
+        newest = int((start + timedelta(milliseconds=3)).timestamp() * 1_000_000)
+        assert _version(together, "recent-pulls") == newest
 
     _run(scenario)
