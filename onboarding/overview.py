@@ -20,7 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from onboarding import states
-from sync import access, insights, progress
+from sync import access, insights, memberships, progress
 from sync.consumers import refresh_version
 from sync.models import Commit, PullRequest, Review, SyncJob, Team
 
@@ -49,7 +49,7 @@ def data_context(
             "pull_requests": sum(r.pr_count for r in repositories),
             "reviews": sum(r.review_count for r in repositories),
             "commits": sum(r.commit_count for r in repositories),
-            "members": team.members.count(),
+            "members": memberships.current_members(team).count(),
         },
         "insights": insights.team_insights(team_id=team.pk),
         "recent": _recent_pulls(team),

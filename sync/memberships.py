@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from django.contrib.sessions.models import Session
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from sync import sockets
@@ -27,6 +28,12 @@ OWNER_LEFT = (
     "The GitHub account this team's imports used is no longer in the organization: an admin "
     "must connect GitHub again"
 )
+
+
+def current_members(team: Team) -> QuerySet[TeamMember]:
+    """Return who belongs to the team's organization now: people who left keep their rows,
+    for the pull requests they wrote, without a role."""
+    return team.members.exclude(role="")
 
 
 @transaction.atomic

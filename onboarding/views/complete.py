@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from onboarding import overview
 from onboarding.views.orgs import current_membership
-from sync import access, accounts, services
+from sync import access, accounts, memberships, services
 from sync.models import Integration, IntegrationCredential, Membership, TrackedRepository
 
 MEMBERS_SHOWN = 60
@@ -29,7 +29,7 @@ def complete(request: HttpRequest) -> HttpResponse:
         return redirect("onboarding:select_org")
     team = membership.team
     roles = access.roles_of(membership.user, team.pk, membership_role=membership.role)
-    members = team.members.order_by("is_bot", "login")
+    members = memberships.current_members(team).order_by("is_bot", "login")
     imports = overview.sync_context(team, roles)
     context: dict[str, Any] = {
         **overview.data_context(team, roles, overview.page_version(team)),

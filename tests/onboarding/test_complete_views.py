@@ -48,8 +48,12 @@ def _imported(membership: Membership) -> TrackedRepository:
             )
         for i in range(2):
             Commit.objects.create(pull_request=pr, sha=f"{number}{i}".ljust(40, "0"))
-    TeamMember.objects.create(team=team, github_id=1, login="mona")
-    TeamMember.objects.create(team=team, github_id=2, login="dependabot[bot]", is_bot=True)
+    TeamMember.objects.create(team=team, github_id=1, login="mona", role="member")
+    TeamMember.objects.create(
+        team=team, github_id=2, login="dependabot[bot]", is_bot=True, role="member"
+    )
+    # Left the organization: kept for the pull requests written, no longer a member.
+    TeamMember.objects.create(team=team, github_id=3, login="octo-left")
     SyncJob.objects.create(
         team=team,
         status=SyncJob.Status.SUCCEEDED,
@@ -82,6 +86,7 @@ def test_it_shows_the_team_with_its_repositories_counts_members_and_last_sync(
     )
     assert '<dd data-testid="member-total">2</dd>' in text
     assert "dependabot[bot] (bot)" in text
+    assert "octo-left" not in text
     assert re.search(r'>Done</a>, <time datetime="[^"]+">', text)
     assert "You're all set" in text
     assert "Sync new activity now" in text
