@@ -29,7 +29,7 @@ ETA_AFTER = 0.25
 LAST_STRETCH = 95
 
 _PERCENT = re.compile(r'data-testid="percent">(\d+)%<')
-_SYNCED = re.compile(r'data-testid="prs-synced">(\d+)<')
+_SYNCED = re.compile(r'data-testid="prs-synced">([\d,]+)<')  # with thousands separators
 _ETA = re.compile(r'data-testid="eta">([^<]+)<')
 _CONDITION = re.compile(r'data-condition="([a-z_]+)"')
 _VERSION = re.compile(r'id="sync-status"[^>]*data-version="(\d+)"')
@@ -59,7 +59,7 @@ def parse(html: str, at: float) -> Frame | None:
         version=int(version.group(1)) if version else -1,
         condition=condition.group(1),
         percent=int(percent.group(1)) if percent else None,
-        synced=int(synced.group(1)),
+        synced=int(synced.group(1).replace(",", "")),
         eta=eta.group(1) if eta else "",
         open_repos=len(_OPEN_ROW.findall(html)),
     )

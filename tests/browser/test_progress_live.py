@@ -52,7 +52,7 @@ def test_it_follows_a_real_import_to_100_percent_without_repeated_requests(
     expect(page.get_by_test_id("continue")).to_be_visible()
     job.refresh_from_db()
     assert job.status == SyncJob.Status.SUCCEEDED
-    expect(page.get_by_test_id("prs-synced")).to_have_text(str(job.prs_synced))
+    expect(page.get_by_test_id("prs-synced")).to_have_text(f"{job.prs_synced:,}")
     expect(page.get_by_test_id("repos-done")).to_have_text(
         f"{job.repos_total} of {job.repos_total} imported"
     )
@@ -109,8 +109,8 @@ def test_it_recovers_the_right_state_after_a_server_restart_mid_import(
     expect(indicator).to_have_attribute("data-state", "connected", timeout=30_000)
     job.refresh_from_db()
     expect(page.get_by_test_id("percent")).to_have_text("100%")
-    expect(page.get_by_test_id("prs-synced")).to_have_text(str(job.prs_synced))
-    expect(page.get_by_test_id("reviews-synced")).to_have_text(str(job.reviews_synced))
+    expect(page.get_by_test_id("prs-synced")).to_have_text(f"{job.prs_synced:,}")
+    expect(page.get_by_test_id("reviews-synced")).to_have_text(f"{job.reviews_synced:,}")
 
 
 def test_it_says_no_worker_runs_when_none_picks_the_import_up(

@@ -294,7 +294,9 @@ def test_it_refuses_garbage_github_callbacks(web: DaphneServer, github: RunningS
     assert _github_exchanges(github) == 1  # only the one code that was sent to GitHub
 
 
-def test_it_refuses_a_replayed_github_callback(web: DaphneServer, github: RunningSandbox) -> None:
+def test_it_refuses_a_replayed_github_callback_and_sends_its_own_browser_back_to_its_step(
+    web: DaphneServer, github: RunningSandbox
+) -> None:
     visitor = Visitor(web)
     callback = _authorize_on_github(visitor, github)
     signed_in = visitor.get(callback)
@@ -302,9 +304,12 @@ def test_it_refuses_a_replayed_github_callback(web: DaphneServer, github: Runnin
     assert signed_in.headers["Location"] == "/onboarding/select-org/"
     before = rows()
 
-    for browser in (visitor, Visitor(web)):  # the same browser, and one that stole the link
-        replay = browser.get(callback)
-        assert_page(replay, 400, "This sign-in link is no longer valid", "Nothing was connected.")
+    # The same browser (Back onto GitHub's page after signing in) lands on its step again;
+    # one that stole the link is refused. Neither redeems the code a second time.
+    replay = visitor.get(callback)
+    assert (replay.status_code, replay.headers["Location"]) == (302, "/onboarding/select-org/")
+    replay = Visitor(web).get(callback)
+    assert_page(replay, 400, "This sign-in link is no longer valid", "Nothing was connected.")
 
     assert rows() == before
     assert _github_exchanges(github) == 1

@@ -105,9 +105,9 @@ def test_it_completes_a_sync_whose_database_went_away_mid_way(
     assert job.status == SyncJob.Status.SUCCEEDED, (job.status, job.error_message)
     assert truth_from_db(acme) == github.control.truth("acme", since=since_of(job))
     expect(page.get_by_test_id("percent")).to_have_text("100%", timeout=30_000)
-    expect(page.get_by_test_id("prs-synced")).to_have_text(str(job.prs_synced))
-    expect(page.get_by_test_id("reviews-synced")).to_have_text(str(job.reviews_synced))
-    expect(page.get_by_test_id("commits-synced")).to_have_text(str(job.commits_synced))
+    expect(page.get_by_test_id("prs-synced")).to_have_text(f"{job.prs_synced:,}")
+    expect(page.get_by_test_id("reviews-synced")).to_have_text(f"{job.reviews_synced:,}")
+    expect(page.get_by_test_id("commits-synced")).to_have_text(f"{job.commits_synced:,}")
 
 
 def test_it_tells_the_user_the_database_did_not_answer_and_tries_again(team: Team) -> None:

@@ -113,9 +113,9 @@ def _row(page: Page, repository: TrackedRepository) -> Locator:
 
 
 def _expect_counts_of(page: Page, job: SyncJob) -> None:
-    expect(page.get_by_test_id("prs-synced")).to_have_text(str(job.prs_synced))
-    expect(page.get_by_test_id("reviews-synced")).to_have_text(str(job.reviews_synced))
-    expect(page.get_by_test_id("commits-synced")).to_have_text(str(job.commits_synced))
+    expect(page.get_by_test_id("prs-synced")).to_have_text(f"{job.prs_synced:,}")
+    expect(page.get_by_test_id("reviews-synced")).to_have_text(f"{job.reviews_synced:,}")
+    expect(page.get_by_test_id("commits-synced")).to_have_text(f"{job.commits_synced:,}")
     repos = RepoSync.objects.filter(job=job)
     imported = repos.filter(status=RepoSync.Status.SUCCEEDED).count()
     failed = repos.filter(status=RepoSync.Status.FAILED).count()

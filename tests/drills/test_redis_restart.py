@@ -142,9 +142,9 @@ def test_it_recovers_by_itself_from_a_redis_restart_mid_sync(
     assert synced_while_down.prs_synced < job.prs_synced
     assert truth_from_db(acme) == github.control.truth("acme", since=since_of(job))
     expect(page.get_by_test_id("percent")).to_have_text("100%", timeout=30_000)
-    expect(page.get_by_test_id("prs-synced")).to_have_text(str(job.prs_synced))
-    expect(page.get_by_test_id("reviews-synced")).to_have_text(str(job.reviews_synced))
-    expect(page.get_by_test_id("commits-synced")).to_have_text(str(job.commits_synced))
+    expect(page.get_by_test_id("prs-synced")).to_have_text(f"{job.prs_synced:,}")
+    expect(page.get_by_test_id("reviews-synced")).to_have_text(f"{job.reviews_synced:,}")
+    expect(page.get_by_test_id("commits-synced")).to_have_text(f"{job.commits_synced:,}")
     expect(indicator).to_have_attribute("data-state", "connected")
     wait_for(lambda: _readiness(daphne)[0] == 200, timeout=30, interval=0.5)
 
@@ -198,5 +198,5 @@ def test_it_resumes_by_itself_when_redis_comes_back_without_its_data(
     assert truth_from_db(acme) == github.control.truth("acme", since=since_of(job))
     expect(indicator).to_have_attribute("data-state", "connected", timeout=60_000)
     expect(page.get_by_test_id("percent")).to_have_text("100%", timeout=30_000)
-    expect(page.get_by_test_id("prs-synced")).to_have_text(str(job.prs_synced))
-    expect(page.get_by_test_id("commits-synced")).to_have_text(str(job.commits_synced))
+    expect(page.get_by_test_id("prs-synced")).to_have_text(f"{job.prs_synced:,}")
+    expect(page.get_by_test_id("commits-synced")).to_have_text(f"{job.commits_synced:,}")

@@ -112,8 +112,8 @@ def test_it_finishes_a_job_whose_worker_was_killed_refetching_at_most_a_page_per
     page = page_as(bob)
     page.goto(f"{daphne.url}/onboarding/sync/{job.pk}/")
     expect(page.get_by_test_id("percent")).to_have_text("100%", timeout=30_000)
-    expect(page.get_by_test_id("prs-synced")).to_have_text(str(job.prs_synced))
-    expect(page.get_by_test_id("commits-synced")).to_have_text(str(job.commits_synced))
+    expect(page.get_by_test_id("prs-synced")).to_have_text(f"{job.prs_synced:,}")
+    expect(page.get_by_test_id("commits-synced")).to_have_text(f"{job.commits_synced:,}")
 
 
 def test_it_resumes_a_stalled_job_on_request_without_fetching_a_page_twice_over(
