@@ -93,6 +93,8 @@ def test_it_stores_every_repositorys_recent_pages_before_any_goes_deeper(
             if went_deeper and _unclaimed_short(before):
                 deeper_while_others_waited.append(str(row.repository_id))
         seen["rows"] = rows
+        in_flight = [r for r in rows.values() if r.dispatched_page >= 0 and not r.is_finished]
+        seen["most_in_flight"] = max(seen.get("most_in_flight", 0), len(in_flight))
         seen["parked"] = seen.get("parked") or any(
             row.status == RepoSync.Status.QUEUED and row.recent_done_at for row in rows.values()
         )
@@ -103,6 +105,7 @@ def test_it_stores_every_repositorys_recent_pages_before_any_goes_deeper(
     _run(job, look)
 
     assert deeper_while_others_waited == []
+    assert seen["most_in_flight"] == IN_FLIGHT  # a turn given back is taken by the next one
     ready = seen["ready"]
     assert ready is not None, "the job never said its recent activity was ready"
     assert ready["recent"] == ready["truth"]
