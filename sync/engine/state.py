@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -184,14 +184,15 @@ def finish_if_done(job_id: int) -> list[Step]:
     return [StartNext(job_id)] if left else [FinishJob(job_id)]
 
 
-# Whose turn it is: repositories still short of their recent pages first (sync.engine.recent),
-# then those with the most pull requests left (the longest chains start first, so the import
-# does not end waiting on one big repository started last), then in order.
-_TURN_ORDER = (
-    F("recent_done_at").asc(nulls_first=True),
-    (F("prs_expected") - F("prs_synced")).desc(nulls_last=True),
-    "pk",
+# Whose turn it is: repositories still short of their recent pages first, in order
+# (sync.engine.recent); then those that reached the line, the most pull requests left first,
+# so that the import does not end waiting on one big repository's older pages started last.
+_PAST_LINE = Case(When(recent_done_at__isnull=True, then=Value(0)), default=Value(1))
+_LEFT_PAST_LINE = Case(
+    When(recent_done_at__isnull=True, then=Value(0)),
+    default=F("prs_expected") - F("prs_synced"),
 )
+_TURN_ORDER = (_PAST_LINE.asc(), _LEFT_PAST_LINE.desc(nulls_last=True), "pk")
 
 
 def start_next_repositories(job_id: int) -> list[Step]:
