@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -184,15 +185,17 @@ def finish_if_done(job_id: int) -> list[Step]:
     return [StartNext(job_id)] if left else [FinishJob(job_id)]
 
 
-# Whose turn it is: repositories still short of their recent pages first, in order
-# (sync.engine.recent); then those that reached the line, the most pull requests left first,
-# so that the import does not end waiting on one big repository's older pages started last.
+# Whose turn it is in a first import with a recent phase (sync.engine.recent): repositories
+# short of the line first, then those past it; in each, the most pull requests left first, so
+# that neither phase ends waiting on one big repository started last. Other syncs: in order.
 _PAST_LINE = Case(When(recent_done_at__isnull=True, then=Value(0)), default=Value(1))
-_LEFT_PAST_LINE = Case(
-    When(recent_done_at__isnull=True, then=Value(0)),
-    default=F("prs_expected") - F("prs_synced"),
-)
-_TURN_ORDER = (_PAST_LINE.asc(), _LEFT_PAST_LINE.desc(nulls_last=True), "pk")
+_RECENT_FIRST = (_PAST_LINE.asc(), (F("prs_expected") - F("prs_synced")).desc(nulls_last=True))
+
+
+def _turn_order(job_id: int) -> tuple[Any, ...]:
+    if SyncJob.objects.filter(pk=job_id, recent_since__isnull=False).exists():
+        return (*_RECENT_FIRST, "pk")
+    return ("pk",)
 
 
 def start_next_repositories(job_id: int) -> list[Step]:
@@ -208,7 +211,7 @@ def start_next_repositories(job_id: int) -> list[Step]:
     repos = RepoSync.objects.filter(job_id=job_id, status__in=UNFINISHED_REPO)
     room = settings.SYNC_REPOS_IN_FLIGHT - repos.filter(dispatched_page__gte=0).count()
     waiting = repos.filter(status=RepoSync.Status.QUEUED, dispatched_page__lt=0).order_by(
-        *_TURN_ORDER
+        *_turn_order(job_id)
     )
     claimed: list[Step] = []
     # A repository reopened after a reconnect goes on from the page it stopped at.
