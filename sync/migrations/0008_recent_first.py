@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sync', '0006_team_freshness'),
+        ('sync', '0007_webhooks'),
     ]
 
     operations = [
