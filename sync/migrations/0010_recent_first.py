@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sync', '0007_webhooks'),
+        ('sync', '0009_repository_untracked'),
     ]
 
     operations = [
