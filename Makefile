@@ -67,3 +67,8 @@ bench-scale: $(VENV)/.installed
 .PHONY: bench-sweep
 bench-sweep: $(VENV)/.installed
 	$(PY) -m benchmarks.bench_sweep $(ARGS)
+
+## bench-recent: a first import of 200 repositories at 50 ms: when every repository's last 30 days are stored beside the whole import's time, and PRs/s beside main's (ARGS="--prs N --baseline-ref REF --no-baseline")
+.PHONY: bench-recent
+bench-recent: $(VENV)/.installed
+	$(PY) -m benchmarks.bench_recent $(ARGS)

@@ -110,10 +110,35 @@ def page_context(state: JobState, now: datetime | None = None) -> dict[str, Any]
         "reconnect": state.reconnect,
         "failed_repos": failed,
         "repos_imported": sum(1 for r in state.repos if r.status == RepoSync.Status.SUCCEEDED),
-        "repos": [_repo_context(repo, now) for repo in state.repos],
+        "repos": [_repo_context(repo, now, recent_days(state)) for repo in state.repos],
+        "recent": recent_text(state),
+        "recent_ready": state.recent_ready,
     }
     context["announcement"] = _announcement(context)
     return context
+
+
+RECENT_PENDING = "Importing the last {days} days of every repository first ({done} of {total})"
+RECENT_READY = "Recent activity ready: the last {days} days of every repository are imported"
+RECENT_READY_OLDER = RECENT_READY + "; older history follows"
+
+
+def recent_days(state: JobState) -> int:
+    """Return how many days the job's recent phase covers (0: it has none)."""
+    if state.recent_since is None:
+        return 0
+    return round((state.created_at - state.recent_since).total_seconds() / 86400)
+
+
+def recent_text(state: JobState) -> str:
+    """Say where a first import is with recent activity, while it runs ("" otherwise)."""
+    if not state.is_active or state.recent_since is None:
+        return ""
+    days = recent_days(state)
+    if state.recent_ready_at is not None:
+        return RECENT_READY_OLDER.format(days=days)
+    done, total = state.repos_recent_done, len(state.repos)
+    return RECENT_PENDING.format(days=days, done=done, total=total)
 
 
 def eta_text(state: JobState, condition: Condition, now: datetime) -> str:
@@ -144,14 +169,17 @@ def render_team(state: JobState, now: datetime | None = None) -> str:
     return render_to_string("sync/team_job.html", page_context(state, now))
 
 
-def _repo_context(repo: Any, now: datetime) -> dict[str, Any]:
+def _repo_context(repo: Any, now: datetime, days: int = 0) -> dict[str, Any]:
     retrying = repo.status == RepoSync.Status.RETRYING and repo.retry_at is not None
     retry_in = max(0, math.ceil((repo.retry_at - now).total_seconds())) if retrying else 0
+    label = REPO_LABELS.get(repo.status, repo.status)
+    if repo.recent_done_at is not None and repo.status == RepoSync.Status.QUEUED:
+        label = RECENT_REPO_LABEL.format(days=days)  # it gave its turn to the others
     return {
         "id": repo.id,
         "repository": repo.repository,
         "status": repo.status,
-        "label": REPO_LABELS.get(repo.status, repo.status),
+        "label": label,
         "prs_synced": repo.prs_synced,
         "reviews_synced": repo.reviews_synced,
         "commits_synced": repo.commits_synced,
@@ -164,6 +192,7 @@ def _repo_context(repo: Any, now: datetime) -> dict[str, Any]:
     }
 
 
+RECENT_REPO_LABEL = "Last {days} days imported; older history next"
 REPO_LABELS = {
     "queued": "Queued",
     "running": "Importing",
@@ -184,4 +213,6 @@ def _announcement(context: dict[str, Any]) -> str:
         return f"{label}: GitHub access was revoked; reconnect GitHub to go on"
     if context["failed_repos"]:
         return f"{label}: {context['failed_repos']} repositories failed"
+    if context["active"] and context["recent_ready"]:
+        return f"{label}: recent activity ready"
     return str(label)

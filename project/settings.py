@@ -269,6 +269,9 @@ SLACK_TIMEOUT = float(os.environ.get("SLACK_TIMEOUT", "10"))
 # This site's public root, for links in Slack messages; empty leaves the links out.
 SITE_URL = os.environ.get("SITE_URL", "")
 SYNC_HISTORY_DAYS = int(os.environ.get("SYNC_HISTORY_DAYS", "180"))
+# A first import stores every repository's pull requests of the last SYNC_RECENT_DAYS before
+# any older page, so the team sees recent activity early (0: plain page order).
+SYNC_RECENT_DAYS = int(os.environ.get("SYNC_RECENT_DAYS", "30"))
 # Repositories of one import synced at once: the imports of many teams take turns on the
 # workers instead of one organization's repositories filling the queue. The default is the
 # compose worker pool's threads (2 x 8), so a team alone still uses the whole pool.

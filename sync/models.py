@@ -276,6 +276,10 @@ class SyncJob(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # When "run it now" (or the watchdog) last sent the job's messages again.
     resumed_at = models.DateTimeField(null=True, blank=True)
+    # A first import takes every repository's pull requests updated since this line before
+    # any older page (None: no recent phase), and records when all of them were stored.
+    recent_since = models.DateTimeField(null=True, blank=True)
+    recent_ready_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -348,6 +352,9 @@ class RepoSync(models.Model):
     # The highest page a message was sent for: lets a redelivered message restart a lost chain
     # without starting a second one.
     dispatched_page = models.IntegerField(default=-1)
+    # When this repository's pull requests down to its job's ``recent_since`` were all stored
+    # (a page reached past the line, or the repository finished).
+    recent_done_at = models.DateTimeField(null=True, blank=True)
     version = models.BigIntegerField(default=0)
 
     class Meta:

@@ -101,6 +101,9 @@ class RepoState:
     retry_at: datetime | None
     error_code: str
     error_message: str
+    # When its pull requests down to the job's recent line were all stored (None: not yet, or
+    # the job has no recent phase).
+    recent_done_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,10 @@ class JobState:
     rate_limit_reset_at: datetime | None
     heartbeat_at: datetime | None
     resumed_at: datetime | None
+    # A first import's recent line and when every repository's pull requests since it were
+    # stored (``sync.engine.recent``); both None for the other kinds of sync.
+    recent_since: datetime | None
+    recent_ready_at: datetime | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -138,6 +145,29 @@ class JobState:
     @property
     def is_active(self) -> bool:
         return self.status in SyncJob.ACTIVE
+
+    @property
+    def recent_ready(self) -> bool:
+        """Whether recent activity is ready: every repository's last days are stored.
+
+        True once the recent phase ended, while older history may still be importing; a
+        repository that failed before reaching the line does not hold it back (it shows as
+        failed). A sync with no recent phase has it once it finished with something imported.
+        """
+        if self.recent_ready_at is not None:
+            return True
+        done = (SyncJob.Status.SUCCEEDED, SyncJob.Status.PARTIAL)
+        return self.recent_since is None and self.status in done
+
+    @property
+    def recent_pending(self) -> bool:
+        """Whether the job is still storing its repositories' recent pages (before older ones)."""
+        return self.is_active and self.recent_since is not None and self.recent_ready_at is None
+
+    @property
+    def repos_recent_done(self) -> int:
+        """Return how many repositories have their recent pages stored."""
+        return sum(1 for repo in self.repos if repo.recent_done_at is not None)
 
     @property
     def repos_failed(self) -> int:

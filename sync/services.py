@@ -20,6 +20,7 @@ from django.utils import timezone
 from sync import actors, progress
 from sync.engine import state
 from sync.engine import steps as engine_steps
+from sync.engine.recent import recent_line
 from sync.engine.windows import default_since, window_for
 from sync.models import AuditEvent, PullRequest, RepoSync, SyncJob, Team, TrackedRepository
 
@@ -68,8 +69,9 @@ def start_sync(
     ``repositories`` defaults to every tracked, unarchived repository of the team.
     ``history_since`` overrides the history window (default ``SYNC_HISTORY_DAYS``) of initial
     and full syncs; ``extend_to`` is required for ``kind=EXTEND`` and imports only the PRs
-    updated between it and what is already imported. Raise SyncAlreadyRunning,
-    NothingToSync or BrokerUnavailable.
+    updated between it and what is already imported. A first import stores every repository's
+    last ``SYNC_RECENT_DAYS`` before any older page (``sync.engine.recent``). Raise
+    SyncAlreadyRunning, NothingToSync or BrokerUnavailable.
     """
     _require_broker()
     _lock_team(team)
@@ -95,7 +97,9 @@ def start_sync(
     sinces = [w.since for w in windows.values() if w.since is not None]
     untils = [w.until for w in windows.values() if w.until is not None]
     SyncJob.objects.filter(pk=job.pk).update(
-        history_since=min(sinces, default=None), history_until=max(untils, default=None)
+        history_since=min(sinces, default=None),
+        history_until=max(untils, default=None),
+        recent_since=recent_line(kind),
     )
     _audit(requested_by, team, f"sync.{kind}", {"job": job.pk, "repositories": len(chosen)})
     _enqueue(lambda: actors.start_sync_job.send(job.pk))

@@ -21,7 +21,7 @@ from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from sync import memberships, progress
-from sync.engine import adaptive, eta, members, state
+from sync.engine import adaptive, eta, members, recent, state
 from sync.engine.steps import SendPage, Step
 from sync.engine.tokens import MissingToken, team_token
 from sync.engine.writes import (
@@ -153,11 +153,19 @@ def _owner_left(session: Session, repo_sync: RepoSync, owner_id: int) -> bool:
 
 
 def note_dispatched(repo_sync_id: int, *, page: int) -> None:
-    """Record that a message for ``page`` was sent (after sending it)."""
-    RepoSync.objects.filter(pk=repo_sync_id, dispatched_page__lt=page).update(dispatched_page=page)
+    """Record that a message for ``page`` was sent (after sending it).
+
+    A repository waiting for its turn (-1) keeps waiting: the page may have run and given its
+    turn back before this note, and only ``state.start_next_repositories`` starts it again.
+    """
+    RepoSync.objects.filter(
+        pk=repo_sync_id, dispatched_page__gte=0, dispatched_page__lt=page
+    ).update(dispatched_page=page)
 
 
 def _stale(repo_sync: RepoSync, page: int) -> list[Step]:
+    if repo_sync.status == RepoSync.Status.QUEUED and repo_sync.dispatched_page < 0:
+        return []  # waiting for its turn: starting it is state.start_next_repositories' job
     if page < repo_sync.pages_done and repo_sync.dispatched_page < repo_sync.pages_done:
         # This page was written but the message for the next one may never have been sent.
         logger.info("restarting chain repo_sync=%s page=%s", repo_sync.pk, repo_sync.pages_done)
@@ -307,6 +315,9 @@ def _checkpoint(
     )
     now = timezone.now()
     status = RepoSync.Status.SUCCEEDED if fetched.done else RepoSync.Status.RUNNING
+    turn = _recent_turn(locked, fetched, now)
+    if turn.get("dispatched_page") == -1:
+        status = RepoSync.Status.QUEUED  # its recent pages are stored: others go first
     state.bump_repo(
         locked.pk,
         status=status,
@@ -325,6 +336,7 @@ def _checkpoint(
         finished_at=now if fetched.done else None,
         newest_seen=_newest(locked.newest_seen, fetched.newest),
         oldest_seen=_oldest(locked.oldest_seen, fetched.oldest),
+        **turn,
     )
     if fetched.done:
         _advance_watermarks(locked, fetched)
@@ -344,11 +356,29 @@ def _checkpoint(
         github_points=F("github_points") + points,
         **state.progress_changes(job, budget=budget, page_size=page_size()),
     )
+    if turn:
+        recent.note_ready(job.pk, now=now)
     urgent = fetched.done or job.status != job_status or locked.status != status
     progress.job_changed(job.pk, urgent=urgent)
-    if fetched.done:
+    if fetched.done or status == RepoSync.Status.QUEUED:
         return state.finish_if_done(job.pk)
     return [SendPage(locked.pk, page + 1)]
+
+
+def _recent_turn(locked: RepoSync, fetched: Fetched, now: datetime) -> dict[str, object]:
+    """Return the fields to write when this page completes the repository's recent window.
+
+    The repository gives its turn back (queued again, its cursor kept) while another one still
+    waits for its recent pages (``sync.engine.recent``).
+    """
+    line = locked.job.recent_since
+    if locked.recent_done_at is not None:
+        return {}
+    if not recent.reached(line, oldest=fetched.oldest, done=fetched.done):
+        return {}
+    if fetched.done or not recent.others_waiting(locked):
+        return {"recent_done_at": now}
+    return {"recent_done_at": now, "dispatched_page": -1}
 
 
 def _adapted(repo_sync: RepoSync, fetched: Fetched) -> dict[str, object]:

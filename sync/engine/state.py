@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from sync import freshness, notifications, progress
-from sync.engine import eta
+from sync.engine import eta, recent
 from sync.engine.steps import FinishJob, SendPage, StartNext, Step
 from sync.github.errors import Transient
 from sync.models import Integration, PullRequest, RepoSync, SyncJob
@@ -164,6 +165,8 @@ def _fail_locked(repo_sync: RepoSync, code: str, message: str) -> list[Step]:
         heartbeat_at=now,
         **progress_changes(repo_sync.job),
     )
+    if repo_sync.job.recent_since is not None:
+        recent.note_ready(repo_sync.job_id, now=now)  # it will not get further: no one waits on it
     progress.job_changed(repo_sync.job_id, urgent=True)
     logger.warning(
         "repository failed job=%s repo_sync=%s code=%s: %s",
@@ -182,6 +185,19 @@ def finish_if_done(job_id: int) -> list[Step]:
     return [StartNext(job_id)] if left else [FinishJob(job_id)]
 
 
+# Whose turn it is in a first import with a recent phase (sync.engine.recent): repositories
+# short of the line first, then those past it; in each, the most pull requests left first, so
+# that neither phase ends waiting on one big repository started last. Other syncs: in order.
+_PAST_LINE = Case(When(recent_done_at__isnull=True, then=Value(0)), default=Value(1))
+_RECENT_FIRST = (_PAST_LINE.asc(), (F("prs_expected") - F("prs_synced")).desc(nulls_last=True))
+
+
+def _turn_order(job_id: int) -> tuple[Any, ...]:
+    if SyncJob.objects.filter(pk=job_id, recent_since__isnull=False).exists():
+        return (*_RECENT_FIRST, "pk")
+    return ("pk",)
+
+
 def start_next_repositories(job_id: int) -> list[Step]:
     """Claim the first pages of waiting repositories, up to ``SYNC_REPOS_IN_FLIGHT`` a job.
 
@@ -194,7 +210,9 @@ def start_next_repositories(job_id: int) -> list[Step]:
     """
     repos = RepoSync.objects.filter(job_id=job_id, status__in=UNFINISHED_REPO)
     room = settings.SYNC_REPOS_IN_FLIGHT - repos.filter(dispatched_page__gte=0).count()
-    waiting = repos.filter(status=RepoSync.Status.QUEUED, dispatched_page__lt=0).order_by("pk")
+    waiting = repos.filter(status=RepoSync.Status.QUEUED, dispatched_page__lt=0).order_by(
+        *_turn_order(job_id)
+    )
     claimed: list[Step] = []
     # A repository reopened after a reconnect goes on from the page it stopped at.
     for repo_sync_id, page in waiting.values_list("pk", "pages_done")[: max(room, 0)]:

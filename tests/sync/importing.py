@@ -188,7 +188,8 @@ class GroupListener:
             pass  # a blocked pop on the embedded Redis: the daemon thread ends with the run
 
     def states(self) -> list[dict[str, Any]]:
-        return [m["state"] for m in list(self.messages)]
+        # A team's group also hears other news ("team.refreshed", sync.freshness): job states only.
+        return [m["state"] for m in list(self.messages) if m["type"] == "sync.update"]
 
     def wait_for_state(self, predicate: Any, timeout: float = 30) -> dict[str, Any]:
         """Return the first published state for which ``predicate`` is true."""

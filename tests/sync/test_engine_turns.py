@@ -62,8 +62,11 @@ def acme(team: Team, alice: User, github: RunningSandbox) -> Iterator[Team]:
 
 @pytest.mark.slow
 def test_it_imports_a_job_a_few_repositories_at_a_time(
-    acme: Team, github: RunningSandbox, request: pytest.FixtureRequest
+    acme: Team, github: RunningSandbox, request: pytest.FixtureRequest, settings: Any
 ) -> None:
+    # Page order, so that a repository's turn ends only when it finishes; the turns of a
+    # recent-first import are tests/sync/test_engine_recent.py's.
+    settings.SYNC_RECENT_DAYS = 0
     log = ARTIFACTS / "logs" / f"worker-{request.node.name}.log"
     # One thread: every page in turn, so the order of the rows is the order of the work.
     worker = start_sync_worker(
