@@ -1,16 +1,18 @@
 """Benchmark "recent history first": how soon every repository's last 30 days are stored.
 
-    make bench-recent                               # this tree beside main, 200 repositories
+    make bench-recent                               # beside the old order, 200 repositories
     make bench-recent ARGS="--prs 20000"            # a smaller organization
-    make bench-recent ARGS="--baseline-ref HEAD~3"  # another baseline
+    make bench-recent ARGS="--baseline-ref REF"     # beside another commit instead
     make bench-recent ARGS="--no-baseline"          # this tree alone
 
 A first import of a 200-repository organization (the sandbox GitHub at 50 ms a request, real
 ``rundramatiq`` workers, 2 processes x 8 threads). While it runs, the database is polled: the
 moment it holds every pull request updated in the last ``--recent-days`` (compared with the
 sandbox's truth for that window) is "recent stored"; the job's end is "whole import". The
-same measurement runs on the baseline ref, exported with ``git archive`` into a temporary
-directory and run there against a database of its own, so the figures sit side by side.
+baseline is the same tree with the recent phase off (``SYNC_RECENT_DAYS=0``: every repository
+in page order, as before), or another commit (``--baseline-ref``, exported with ``git archive``
+into a temporary directory), each against a database of its own, so the figures sit side by
+side.
 
 The measurement does not ask the engine anything it did not have before (it polls rows), so
 it runs unchanged on code that has no recent phase.
@@ -124,7 +126,9 @@ def _watch(job: Any, team: Any, line: Any, recent_total: int, started: float) ->
 
 
 def baseline(args: argparse.Namespace) -> dict[str, Any]:
-    """Export ``args.baseline_ref`` into a temporary directory and measure it there."""
+    """Measure the old order: this tree with the recent phase off, or ``args.baseline_ref``."""
+    if args.baseline_ref is None:
+        return _child(args, cwd=ROOT, SYNC_RECENT_DAYS="0")
     with tempfile.TemporaryDirectory(prefix="bench-recent-") as tmp:
         archive = subprocess.run(
             ["git", "archive", args.baseline_ref], cwd=ROOT, capture_output=True, check=True
@@ -132,14 +136,19 @@ def baseline(args: argparse.Namespace) -> dict[str, Any]:
         subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
         shutil.copy(Path(__file__), Path(tmp) / "benchmarks" / "bench_recent.py")
         (Path(tmp) / "var").mkdir(exist_ok=True)
-        env = dict(os.environ)
-        if env.get("DATABASE_URL"):
-            env["DATABASE_URL"] = env["DATABASE_URL"].rstrip("/") + "_baseline"
-        child = [sys.executable, "-m", "benchmarks.bench_recent", "--child", *_passed(args)]
-        done = subprocess.run(child, cwd=tmp, env=env, capture_output=True, text=True)
-        if done.returncode:
-            raise RuntimeError(f"the baseline run failed:\n{done.stderr[-3000:]}")
-        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+        return _child(args, cwd=Path(tmp))
+
+
+def _child(args: argparse.Namespace, *, cwd: Path, **environment: str) -> dict[str, Any]:
+    """Run the measurement in a child process, on a database of its own."""
+    env = {**os.environ, **environment}
+    if env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = env["DATABASE_URL"].rstrip("/") + "_baseline"
+    child = [sys.executable, "-m", "benchmarks.bench_recent", "--child", *_passed(args)]
+    done = subprocess.run(child, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"the baseline run failed:\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def _passed(args: argparse.Namespace) -> list[str]:
@@ -216,7 +225,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--recent-days", type=int, default=30)
     parser.add_argument("--processes", type=int, default=bench_sync.WORKER_PROCESSES)
     parser.add_argument("--threads", type=int, default=bench_sync.WORKER_THREADS)
-    parser.add_argument("--baseline-ref", default="main", help="git ref measured beside")
+    parser.add_argument(
+        "--baseline-ref", help="a commit measured beside (default: this tree, old order)"
+    )
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -228,7 +239,8 @@ def main(argv: list[str] | None = None) -> None:
     results = [("this tree", measure(args))]
     print(f"this tree: {json.dumps(results[0][1])}", flush=True)
     if not args.no_baseline:
-        results.append((f"baseline {args.baseline_ref}", baseline(args)))
+        name = args.baseline_ref or "recent phase off"
+        results.append((f"baseline: {name}", baseline(args)))
     report(args, results)
 
 
