@@ -455,8 +455,8 @@ def test_it_shows_a_failing_webhooks_last_failure_and_what_happens_to_it(
     assert 'data-condition="failing"' in line
     assert "2 in the last day, 1 failed." in line
     assert '<span class="tag tag-bad">Failing</span> Latest: wrongly signed.' in line
-    assert "The periodic check asks GitHub to send failed deliveries again" in line
-    assert "an organization owner can check the webhook's recent deliveries" in line
+    assert "The periodic check asks GitHub to resend failed deliveries" in line
+    assert "an organization owner can check the webhook's recent deliveries on GitHub" in line
 
 
 def test_it_says_a_silent_webhook_may_be_disabled(client: Client, acme: Membership) -> None:
