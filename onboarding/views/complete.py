@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from onboarding import overview
 from onboarding.views.orgs import current_membership
-from sync import access, accounts, memberships, services
+from sync import access, accounts, memberships, services, webhooks
 from sync.models import Integration, IntegrationCredential, Membership, TrackedRepository
 
 MEMBERS_SHOWN = 60
@@ -41,6 +41,8 @@ def complete(request: HttpRequest) -> HttpResponse:
         "members": members[:MEMBERS_SHOWN],
         "members_total": members.count(),
         "history_days": settings.SYNC_HISTORY_DAYS,
+        "webhook": webhooks.health(team),
+        "sweep_minutes": round(settings.SWEEP_PERIOD_SECONDS / 60),
         **_connections(team.pk),
     }
     return render(request, "onboarding/complete.html", context)

@@ -1,7 +1,7 @@
 """The optional providers in Debian's Chromium: `make run`'s launcher on other ports walked
 from sign-in to the overview with Jira and Slack connected, and an admin connecting both while
-an import runs, whose outcome then arrives in the Slack stand-in. Screenshots of the provider
-pages at 1280 and 375 px go to artifacts/screenshots/."""
+an import runs, whose outcome then arrives in the Slack stand-in. Each settled provider page
+is checked at 1280 and 375 px (layout, axe-core) with screenshots in artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, expect
 from sandbox.testing import RunningSandbox, SandboxControl
 from sync import services
 from sync.models import Integration, SyncJob, Team
+from tests.browser.axe import look_at
 from tests.browser.conftest import signed_in
 from tests.browser.servers import DaphneServer
 from tests.conftest import ARTIFACTS
@@ -102,6 +103,12 @@ def _shots(page: Page, name: str) -> None:
         _shot(page, f"{name}-{width}")
 
 
+def _looked_at(page: Page, name: str) -> None:
+    """Check the settled page at each width (layout, axe-core), screenshots, back at desktop."""
+    look_at(page, f"integrations-{name}", widths=WIDTHS)
+    page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+
+
 def test_it_walks_the_whole_flow_on_make_runs_launcher_on_other_ports(
     launcher: Launcher, browser: Browser
 ) -> None:
@@ -122,7 +129,7 @@ def test_it_walks_the_whole_flow_on_make_runs_launcher_on_other_ports(
             page.goto(f"{launcher.url}/onboarding/{name}/")
             expect(page.get_by_test_id(f"{name}-status")).to_be_visible()
             expect(page.get_by_test_id("disconnect")).to_be_visible()
-            _shots(page, f"{name}-connected")
+            _looked_at(page, f"{name}-connected")
         _staff_signs_in(page, launcher.url, staff.group(1))
     finally:
         context.close()
@@ -146,7 +153,7 @@ def _sign_in_and_import(page: Page, url: str) -> None:
 def _connect_jira(page: Page, launcher: Launcher) -> None:
     expect(page).to_have_url(re.compile(r"/onboarding/jira/$"))
     expect(page.get_by_role("heading", name="Connect Jira (optional)")).to_be_visible()
-    _shots(page, "jira-step")
+    _looked_at(page, "jira-step")
     page.get_by_role("button", name="Connect Jira").click()
     # The consent page is the sandbox's, on SANDBOX_PORT: reachable, not "can't be reached".
     expect(page).to_have_url(
@@ -161,13 +168,13 @@ def _connect_jira(page: Page, launcher: Launcher) -> None:
     expect(checkboxes).to_have_count(6, timeout=15_000)
     checkboxes.nth(0).check()
     checkboxes.nth(2).check()
-    _shots(page, "jira-projects")
+    _looked_at(page, "jira-projects")
     page.get_by_role("button", name="Save and continue").click()
 
 
 def _connect_slack(page: Page, launcher: Launcher) -> None:
     expect(page).to_have_url(re.compile(r"/onboarding/slack/$"))
-    _shots(page, "slack-step")
+    _looked_at(page, "slack-step")
     page.get_by_role("button", name="Connect Slack").click()
     expect(page).to_have_url(re.compile(rf"^http://127\.0\.0\.1:{launcher.sandbox_port}/slack/"))
     launcher.control.add_fault("conversations.list", status=502, count=1)
@@ -175,10 +182,10 @@ def _connect_slack(page: Page, launcher: Launcher) -> None:
     expect(page).to_have_url(re.compile(r"/onboarding/slack/channel/$"))
     problem = page.get_by_test_id("problem")
     expect(problem).to_contain_text("Slack did not answer")  # in place of the list, with a way on
-    _shots(page, "slack-unavailable")
+    _looked_at(page, "slack-unavailable")
     page.get_by_role("link", name="Try again").click()
     page.get_by_role("radio", name=re.compile(r"#pr-notices")).check()
-    _shots(page, "slack-channel")
+    _looked_at(page, "slack-channel")
     page.get_by_role("button", name="Save and continue").click()
 
 

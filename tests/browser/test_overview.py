@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from sandbox.testing import RunningSandbox
 from sync import accounts
 from sync.models import Membership, PullRequest, SyncJob, TrackedRepository
+from tests.browser.axe import look_at
 from tests.browser.servers import DaphneServer
 from tests.conftest import ARTIFACTS
 from tests.onboarding.personas import CLIENT_ID, CLIENT_SECRET
@@ -166,6 +167,8 @@ def test_it_shows_the_overview_live_with_its_first_insight_and_removes_repositor
         _no_horizontal_overflow(page)
         _check_insight(page, github)
         _shot(page, "1280")
+        look_at(page, "overview")  # layout and axe-core at 1280 and 375 px
+        page.set_viewport_size({"width": 1280, "height": 900})
 
         # A pull request changed on GitHub arrives on the open page, without a reload.
         changed = PullRequest.objects.filter(repository__team=team).order_by("updated_at").first()
@@ -188,6 +191,8 @@ def test_it_shows_the_overview_live_with_its_first_insight_and_removes_repositor
         # The imports fragment came over the socket too: it names the import started after load.
         expect(page.locator("#overview-sync")).to_have_attribute("data-job-id", str(again.pk))
         _shot(page, "1280-live")
+        look_at(page, "overview-live")
+        page.set_viewport_size({"width": 1280, "height": 900})
 
         # The same page at 375 px.
         small = narrow.new_page()

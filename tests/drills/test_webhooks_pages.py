@@ -1,7 +1,7 @@
 """The webhook pages in Chromium over Daphne: the optional step before and after the owner
 creates the hook (GitHub's ping and a wrongly signed delivery arrive over HTTP), the overview's
-link to it, and the hook's health on the staff page. Screenshots at 1280 and 375 px go to
-artifacts/screenshots/."""
+link to it and then the hook's health, and the health on the staff page. Each page is checked
+at 1280 and 375 px (layout, axe-core) with screenshots in artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -11,27 +11,24 @@ from playwright.sync_api import Browser, expect
 
 from sandbox.testing import RunningSandbox
 from sync.models import IntegrationCredential
+from tests.browser.axe import look_at
 from tests.browser.conftest import signed_in
 from tests.browser.servers import DaphneServer
-from tests.conftest import ARTIFACTS
 from tests.sync.webhooking import hooked_team, register
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = ARTIFACTS / "screenshots"
-WIDTHS = (1280, 375)
-
 
 def _shoot(browser: Browser, web: DaphneServer, user: User, path: str, name: str) -> str:
-    text = ""
-    for width in WIDTHS:
-        context = signed_in(browser, web, user, viewport={"width": width, "height": 900})
+    """Open the page, check it at 1280 and 375 px (layout, axe-core), return its text."""
+    context = signed_in(browser, web, user, viewport={"width": 1280, "height": 900})
+    try:
         page = context.new_page()
         page.goto(f"{web.url}{path}")
-        page.screenshot(path=str(SCREENSHOTS / f"webhooks-{name}-{width}.png"), full_page=True)
-        text = page.inner_text("main") if page.locator("main").count() else page.inner_text("body")
+        look_at(page, f"webhooks-{name}")
+        return page.inner_text("main") if page.locator("main").count() else page.inner_text("body")
+    finally:
         context.close()
-    return text
 
 
 def test_it_shows_the_step_the_link_and_the_staff_health(
@@ -43,6 +40,9 @@ def test_it_shows_the_step_the_link_and_the_staff_health(
     IntegrationCredential.objects.filter(user=alice).update(scopes="read:org repo")
     explained = _shoot(browser, web, alice, "/onboarding/webhooks/", "step-explain")
     assert "Grant the webhook permission on GitHub" in explained and "admin:org_hook" in explained
+    unhooked = _shoot(browser, web, alice, "/onboarding/complete/", "overview-link")
+    assert "No webhook is set up: a periodic check every" in unhooked
+    assert "Keep this data fresh with GitHub webhooks" in unhooked
 
     register(team, web.url)
     github.control.set_hook_faults(bad_signature=1.0)
@@ -51,8 +51,9 @@ def test_it_shows_the_step_the_link_and_the_staff_health(
 
     after = _shoot(browser, web, alice, "/onboarding/webhooks/", "step-registered")
     assert "The webhook is set up" in after and "wrongly signed" in after
-    overview = _shoot(browser, web, alice, "/onboarding/complete/", "overview-link")
-    assert "Keep this data fresh with GitHub webhooks" in overview
+    overview = _shoot(browser, web, alice, "/onboarding/complete/", "overview-health")
+    assert "acme's webhook is registered" in overview and "Latest: wrongly signed" in overview
+    assert "Keep this data fresh with GitHub webhooks" not in overview
     staff = _shoot(browser, web, sam, f"/staff/syncs/teams/{team.pk}/", "staff-health")
     assert "failing" in staff and "1 failed" in staff
 

@@ -19,6 +19,7 @@ from sync.models import (
     SyncJob,
     TeamMember,
     TrackedRepository,
+    WebhookDelivery,
 )
 from tests.onboarding.personas import Identity, join
 
@@ -367,3 +368,102 @@ def test_it_lets_only_admins_remove_repositories(
         "onboarding:select_org"
     )
     assert PullRequest.objects.filter(repository=repo).count() == 2
+
+
+def _webhook(membership: Membership, *deliveries: tuple[str, int, timedelta, str]) -> None:
+    Integration.objects.update_or_create(
+        team=membership.team,
+        provider="github",
+        defaults={"webhook_id": 77, "webhook_registered_at": timezone.now() - timedelta(days=5)},
+    )
+    for n, (status, code, ago, reason) in enumerate(deliveries):
+        WebhookDelivery.objects.create(
+            team=membership.team,
+            guid=f"g-{n}",
+            event="pull_request",
+            status=status,
+            status_code=code,
+            reason=reason,
+            received_at=timezone.now() - ago,
+        )
+
+
+def _stays_current(client: Client, membership: Membership) -> str:
+    text = _signed_in(client, membership).get(COMPLETE).content.decode()
+    found = re.search(r'<li data-testid="webhook-health".*?</li>', text, re.S)
+    assert found, "the overview says how the data stays current"
+    return " ".join(found.group(0).split())
+
+
+def test_it_says_a_periodic_check_keeps_the_data_current_without_a_webhook(
+    client: Client, acme: Membership, settings: object
+) -> None:
+    settings.SWEEP_PERIOD_SECONDS = 600  # type: ignore[attr-defined]
+    _imported(acme)
+    line = _stays_current(client, acme)
+    assert 'data-condition="not_registered"' in line
+    assert "No webhook is set up: a periodic check every 10 minutes" in line
+    assert "as they happen" not in line
+    text = client.get(COMPLETE).content.decode()
+    assert 'data-testid="webhook-link"><a href="/onboarding/webhooks/">' in text
+
+
+def test_it_offers_the_webhook_link_to_admins_only(
+    client: Client, acme: Membership, bob: User, bob_github: Identity
+) -> None:
+    _imported(acme)
+    text = _signed_in(client, join(bob, bob_github)).get(COMPLETE).content.decode()
+    assert "No webhook is set up" in text
+    assert 'data-testid="webhook-link"' not in text
+
+
+def test_it_says_the_webhook_is_registered_and_waits_for_its_first_delivery(
+    client: Client, acme: Membership
+) -> None:
+    _imported(acme)
+    _webhook(acme)
+    line = _stays_current(client, acme)
+    assert "acme's webhook is registered: GitHub tells us" in line
+    assert "No delivery yet: the first arrives when something changes on GitHub." in line
+    assert "No webhook is set up" not in line
+    assert 'data-testid="webhook-link"' not in client.get(COMPLETE).content.decode()
+
+
+def test_it_shows_a_healthy_webhooks_last_delivery_and_counts(
+    client: Client, acme: Membership
+) -> None:
+    _imported(acme)
+    applied = (WebhookDelivery.Status.APPLIED, 202, timedelta(minutes=3), "")
+    _webhook(acme, applied, applied)
+    line = _stays_current(client, acme)
+    assert 'data-condition="healthy"' in line
+    assert re.search(r"Last delivery <time datetime=\"[^\"]+\">3 minutes ago</time>", line)
+    assert "2 in the last day, 0 failed." in line
+    assert '<span class="tag tag-active">Healthy</span>' in line
+
+
+def test_it_shows_a_failing_webhooks_last_failure_and_what_happens_to_it(
+    client: Client, acme: Membership
+) -> None:
+    _imported(acme)
+    _webhook(
+        acme,
+        (WebhookDelivery.Status.APPLIED, 202, timedelta(hours=2), ""),
+        (WebhookDelivery.Status.REFUSED, 401, timedelta(hours=1), "wrongly signed"),
+    )
+    line = _stays_current(client, acme)
+    assert 'data-condition="failing"' in line
+    assert "2 in the last day, 1 failed." in line
+    assert '<span class="tag tag-bad">Failing</span> Latest: wrongly signed.' in line
+    assert "The periodic check asks GitHub to resend failed deliveries" in line
+    assert "an organization owner can check the webhook's recent deliveries on GitHub" in line
+
+
+def test_it_says_a_silent_webhook_may_be_disabled(client: Client, acme: Membership) -> None:
+    _imported(acme)
+    _webhook(acme, (WebhookDelivery.Status.APPLIED, 202, timedelta(days=4), ""))
+    line = _stays_current(client, acme)
+    assert 'data-condition="silent"' in line
+    assert "Last delivery" in line and "0 in the last day, 0 failed." in line
+    assert "GitHub has sent nothing for days and may have disabled the webhook" in line
+    assert "re-enable it in the organization's webhook settings on GitHub" in line
