@@ -11,6 +11,13 @@ from django.test import Client
 
 from tests.browser.servers import DaphneServer
 from tests.processes import start_worker, wait_for
+from tests.sync.jobs import no_worker
+
+
+@pytest.fixture
+def workers_gone() -> None:
+    """No worker heartbeat, not even one an earlier test's worker left seconds ago."""
+    no_worker()
 
 
 def test_it_is_alive(client: Client) -> None:
@@ -21,7 +28,7 @@ def test_it_is_alive(client: Client) -> None:
 
 
 @pytest.mark.django_db
-def test_it_is_not_ready_without_a_worker(client: Client) -> None:
+def test_it_is_not_ready_without_a_worker(client: Client, workers_gone: None) -> None:
     response = client.get("/readyz")
 
     body = response.json()
@@ -45,7 +52,9 @@ def test_it_is_ready_once_a_worker_beats(client: Client, tmp_path: Path) -> None
 
 
 @pytest.mark.django_db
-def test_it_gives_a_remote_anonymous_caller_the_bare_status(client: Client) -> None:
+def test_it_gives_a_remote_anonymous_caller_the_bare_status(
+    client: Client, workers_gone: None
+) -> None:
     response = client.get("/readyz", REMOTE_ADDR="203.0.113.7")
 
     assert response.status_code == 503
@@ -53,7 +62,9 @@ def test_it_gives_a_remote_anonymous_caller_the_bare_status(client: Client) -> N
 
 
 @pytest.mark.django_db
-def test_it_gives_a_remote_member_the_bare_status(client: Client, bob: User) -> None:
+def test_it_gives_a_remote_member_the_bare_status(
+    client: Client, bob: User, workers_gone: None
+) -> None:
     client.force_login(bob)
 
     response = client.get("/readyz", REMOTE_ADDR="203.0.113.7")
@@ -62,7 +73,9 @@ def test_it_gives_a_remote_member_the_bare_status(client: Client, bob: User) -> 
 
 
 @pytest.mark.django_db
-def test_it_gives_staff_the_details_from_anywhere(client: Client, sam: User) -> None:
+def test_it_gives_staff_the_details_from_anywhere(
+    client: Client, sam: User, workers_gone: None
+) -> None:
     client.force_login(sam)
 
     response = client.get("/readyz", REMOTE_ADDR="203.0.113.7")
