@@ -3,8 +3,9 @@
 The bar shows no percent until the sizes are known (the page says it is counting), so it never
 starts from a guess. A first import with a recent phase also counts each repository's recent
 window (``RepoSync.recent_expected``): its first page asks for just those pull requests and one
-more, which reaches past the line (``sync.engine.pages``). A count GitHub does not give leaves the repository to be sized from its
-first page (``sync.engine.eta``); only a revoked token stops the job here.
+more, which reaches past the line (``sync.engine.pages``). A count GitHub does not give leaves
+the repository to be sized from its first page (``sync.engine.eta``), and a recent phase's
+first page at 50; only a revoked token stops the job here.
 """
 
 from __future__ import annotations
