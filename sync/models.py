@@ -328,6 +328,9 @@ class RepoSync(models.Model):
     prs_total = models.IntegerField(null=True, blank=True)
     # Pull requests in this sync's window: counted before the import, refined by its pages.
     prs_expected = models.IntegerField(null=True, blank=True)
+    # Of those, the ones updated since the job's ``recent_since`` (None: no recent phase, or not
+    # counted): sizes a recent phase's first page.
+    recent_expected = models.IntegerField(null=True, blank=True)
     prs_synced = models.IntegerField(default=0)
     reviews_synced = models.IntegerField(default=0)
     commits_synced = models.IntegerField(default=0)

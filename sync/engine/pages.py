@@ -228,9 +228,26 @@ def _page_size_for(repo_sync: RepoSync, page: int) -> int:
     most = page_size()
     if page == 0 and repo_sync.job.kind in SyncJob.INCREMENTAL_KINDS:
         return min(most, INCREMENTAL_FIRST_PAGE)
+    recent_size = _recent_page_size(repo_sync) if page == 0 else None
+    if recent_size is not None:
+        return min(most, recent_size)
     if page == 0 or eta.prs_left(repo_sync) <= ONE_POINT_PAGE:
         return min(most, ONE_POINT_PAGE)
     return most
+
+
+def _recent_page_size(repo_sync: RepoSync) -> int | None:
+    """Return a recent phase's first page: its counted recent pull requests and one more.
+
+    The one more reaches past the line (``recent.reached``), so that page records the
+    repository's recent window; None when there is no recent phase or no count.
+    """
+    counted = repo_sync.recent_expected
+    if repo_sync.job.recent_since is None or repo_sync.recent_done_at is not None:
+        return None
+    if counted is None:
+        return None
+    return max(1, min(ONE_POINT_PAGE, counted + 1))
 
 
 def _incomplete(repo_sync: RepoSync, pulls: list[PullRequestData]) -> list[PullRequestData]:

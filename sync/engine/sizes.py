@@ -1,8 +1,11 @@
 """Size an import before its pages run: each repository's pull requests in its window.
 
 The bar shows no percent until the sizes are known (the page says it is counting), so it never
-starts from a guess. A count GitHub does not give leaves the repository to be sized from its
-first page (``sync.engine.eta``); only a revoked token stops the job here.
+starts from a guess. A first import with a recent phase also counts each repository's recent
+window (``RepoSync.recent_expected``): its first page asks for just those pull requests and one
+more, which reaches past the line (``sync.engine.pages``). A count GitHub does not give leaves
+the repository to be sized from its first page (``sync.engine.eta``), and a recent phase's
+first page at 50; only a revoked token stops the job here.
 """
 
 from __future__ import annotations
@@ -32,14 +35,20 @@ def count_job(job: SyncJob, session: Session) -> None:
         .order_by("pk")
     )
     windows = [_window(repo_sync) for repo_sync in repo_syncs]
+    line = job.recent_since
     points = session.points
     try:
-        sizes = counts.count_pull_requests(session, windows) if windows else []
+        if not windows:
+            sizes: list[tuple[int | None, int | None]] = []
+        elif line is not None:
+            sizes = counts.count_recent(session, windows, line)
+        else:
+            sizes = [(size, None) for size in counts.count_pull_requests(session, windows)]
     except BadCredentials:
         raise
     except GitHubError as error:
         logger.warning("pull requests not counted job=%s: %s", job.pk, error)
-        sizes = [None] * len(windows)
+        sizes = [(None, None)] * len(windows)
     _record(job, repo_syncs, sizes, points=session.points - points)
 
 
@@ -54,12 +63,16 @@ def _window(repo_sync: RepoSync) -> counts.Window:
 
 @transaction.atomic
 def _record(
-    job: SyncJob, repo_syncs: list[RepoSync], sizes: list[int | None], *, points: int
+    job: SyncJob,
+    repo_syncs: list[RepoSync],
+    sizes: list[tuple[int | None, int | None]],
+    *,
+    points: int,
 ) -> None:
-    for repo_sync, size in zip(repo_syncs, sizes, strict=True):
+    for repo_sync, (size, recent) in zip(repo_syncs, sizes, strict=True):
         if size is not None:
             RepoSync.objects.filter(pk=repo_sync.pk).update(
-                prs_expected=size, version=F("version") + 1
+                prs_expected=size, recent_expected=recent, version=F("version") + 1
             )
     job.counted_at = timezone.now()
     state.bump_job(
@@ -73,5 +86,5 @@ def _record(
         "pull requests counted job=%s repos=%s counted=%s",
         job.pk,
         len(sizes),
-        sum(size is not None for size in sizes),
+        sum(size is not None for size, _ in sizes),
     )

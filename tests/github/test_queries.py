@@ -5,6 +5,7 @@ from functools import cache
 import graphql
 import pytest
 
+from sandbox.github.graphql import GraphQLResult
 from sync.github import queries
 from tests.contract import github_spec_path
 
@@ -63,3 +64,30 @@ def test_it_asks_what_changed_in_a_query_github_and_the_sandbox_accept(schema: s
 
     assert errors == []
     assert changes.REPOSITORY_CHANGES_QUERY.count("repository(owner:") == changes.CHANGES_BATCH
+
+
+@pytest.mark.parametrize("schema", ["github", "sandbox"])
+def test_it_counts_a_batch_and_its_recent_windows_in_one_query_github_accepts(
+    schema: str,
+) -> None:
+    from sandbox.github.graphql import load_schema
+
+    # A first import with a recent phase searches twice per repository.
+    query = queries.count_query(2 * queries.COUNT_BATCH)
+    loaded = _github_schema() if schema == "github" else load_schema()
+
+    assert graphql.validate(loaded, graphql.parse(query)) == []
+    assert query.count("search(type: ISSUE") == 2 * queries.COUNT_BATCH
+
+
+def test_it_costs_one_point_to_count_a_batch_and_its_recent_windows() -> None:
+    from sandbox.github.graphql import _prepare
+
+    searches = 2 * queries.COUNT_BATCH
+    variables = {
+        f"q{i}": "repo:acme/api is:pr updated:>=2026-11-03T00:00:00Z" for i in range(searches)
+    }
+    prepared = _prepare({"query": queries.count_query(searches), "variables": variables})
+
+    assert not isinstance(prepared, GraphQLResult), prepared
+    assert prepared.points == 1  # GitHub: 50 searches are 50 requests, 0.5 rounds to 1 point

@@ -177,3 +177,34 @@ def test_it_has_a_recent_phase_only_in_a_first_import(acme: Team, settings: Any)
     assert plain.recent_since is None
     state = progress.snapshot(SyncJob.objects.select_related("team").get(pk=plain.pk))
     assert not state.recent_pending and states.page_context(state)["recent"] == ""
+
+
+def test_it_sizes_each_repositorys_first_page_to_its_recent_pull_requests_and_one_more(
+    acme: Team, settings: Any
+) -> None:
+    settings.SYNC_RECENT_DAYS = 30  # the first page of the largest repository reaches it
+    job = _start(acme)
+    assert job.recent_since is not None
+    line: datetime = job.recent_since
+    counted = {row.pk: row.recent_expected for row in RepoSync.objects.filter(job=job)}
+    at_line: dict[int, tuple[int, int]] = {}  # repository sync -> (pages, rows stored) at the line
+
+    def look() -> None:
+        for pk, row in _rows(job).items():
+            if row.recent_done_at and pk not in at_line:
+                stored = PullRequest.objects.filter(repository_id=row.repository_id).count()
+                at_line[pk] = (row.pages_done, stored)
+
+    _run(job, look)
+
+    done = SyncJob.objects.get(pk=job.pk)
+    assert done.status == SyncJob.Status.SUCCEEDED
+    shorter = 0
+    for row in RepoSync.objects.filter(job=job):
+        pulls = PullRequest.objects.filter(repository_id=row.repository_id)
+        recent, whole = pulls.filter(updated_at__gte=line).count(), pulls.count()
+        assert counted[row.pk] == recent  # counted before any page, as GitHub's search says
+        # One page reached the line, holding the recent pull requests and the next older one.
+        assert at_line[row.pk] == (1, min(recent + 1, whole))
+        shorter += recent + 1 < min(whole, 50)
+    assert shorter > 0  # some first page was smaller than the usual 50
