@@ -180,4 +180,6 @@ def _job_context(job: SyncJob, now: datetime) -> dict[str, Any]:
         "action": words.primary,
         "prs_synced": state.prs_synced,
         "repos_total": state.repos_total,
+        "recent": states.recent_text(state),
+        "recent_ready": state.recent_ready,
     }

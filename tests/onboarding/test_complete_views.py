@@ -108,6 +108,30 @@ def test_it_shows_the_current_import_live_on_the_same_socket(
     assert "htmx-ext-ws" in text
 
 
+def test_it_says_when_a_first_imports_recent_activity_is_ready(
+    client: Client, acme: Membership
+) -> None:
+    repo = _imported(acme)
+    now = timezone.now()
+    job = SyncJob.objects.create(
+        team=acme.team,
+        status=SyncJob.Status.RUNNING,
+        repos_total=1,
+        started_at=now,
+        heartbeat_at=now,
+        recent_since=now - timedelta(days=30),
+    )
+    RepoSync.objects.create(job=job, repository=repo, prs_total=10, prs_synced=4)
+    page = _signed_in(client, acme)
+
+    text = page.get(COMPLETE).content.decode()
+    assert "Importing the last 30 days of every repository first (0 of 1)" in text
+
+    SyncJob.objects.filter(pk=job.pk).update(recent_ready_at=now)
+    text = page.get(COMPLETE).content.decode()
+    assert "Recent activity ready: the last 30 days of every repository are imported" in text
+
+
 def test_it_starts_an_incremental_sync(client: Client, acme: Membership) -> None:
     _imported(acme)
     response = _signed_in(client, acme).post(RESYNC)
