@@ -16,13 +16,16 @@ run: $(VENV)/.installed
 ## test: the whole suite (PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set); installs
 ## Debian's Chromium for the browser tests when it is missing and apt-get may (root or sudo)
 test: $(VENV)/.installed
-	@command -v chromium >/dev/null 2>&1 || { \
+	@missing=""; \
+	  command -v chromium >/dev/null 2>&1 || missing="chromium"; \
+	  command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || missing="$$missing nginx"; \
+	  if [ -n "$$missing" ]; then \
 	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo -n); \
 	  if command -v apt-get >/dev/null 2>&1 && $$SUDO true 2>/dev/null; then \
-	    echo "installing chromium for the browser tests (apt-get)"; \
-	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium is missing and apt-get cannot install it here: the browser tests will say so"; fi; }
-	$(PY) -m pytest
+	    echo "installing $$missing for the browser and topology tests (apt-get)"; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "$$missing missing and apt-get cannot install it here: the tests that need it will say so"; fi; fi
+	PATH="$$PATH:/usr/sbin" $(PY) -m pytest
 
 ## lint: ruff and mypy (django-stubs loads settings: throwaway values with DEBUG off)
 lint: $(VENV)/.installed
