@@ -68,6 +68,11 @@ def connect(request: HttpRequest, name: str) -> HttpResponse:
 def callback(request: HttpRequest, name: str) -> HttpResponse:
     step = STEPS[name]
     answer = oauth.read_callback(request, _state_key(name), step.label)
+    if answer.error == "state_mismatch" and _already_connected(request, name):
+        # Back onto the provider's page after connecting, then on again: the state was used.
+        # The code is not redeemed; the user lands on the step's choice. Others stay refused.
+        logger.info("%s callback with a used state, already connected: back to the step", name)
+        return redirect(step.pick_url_name)
     if problem := _callback_problem(answer):
         return _problem(request, step, problem)
     try:
@@ -185,6 +190,20 @@ def _redirect(request: HttpRequest, url: str) -> HttpResponse:
     if request.headers.get("HX-Request") == "true":  # htmx would swap the page into the list
         return HttpResponse(headers={"HX-Redirect": url})
     return redirect(url)
+
+
+def _already_connected(request: HttpRequest, name: str) -> bool:
+    """Whether the user's team has ``name`` connected and working."""
+    try:
+        membership = current_membership(request)
+    except accounts.NotAMember:
+        return False
+    integration = integrations.get_integration(membership=membership, provider=name)
+    return (
+        integration is not None
+        and integration.credential is not None
+        and integration.status == Integration.Status.ACTIVE
+    )
 
 
 def _callback_problem(answer: oauth.Callback) -> str:

@@ -171,14 +171,22 @@ def test_it_refuses_a_state_it_did_not_send_without_exchanging_the_code(
     assert not Integration.objects.filter(provider=provider.name).exists()
 
 
-def test_it_uses_a_state_once(
+def test_it_uses_a_state_once_and_sends_a_connected_users_replay_back_to_the_step(
     alice_client: Client, provider: Driver, github: RunningSandbox
 ) -> None:
     callback = provider.consent(_start(alice_client, provider))
-    assert alice_client.get(callback).status_code == 302
+    connected = alice_client.get(callback)
+    assert connected.status_code == 302
+
+    # Back onto the provider's page after connecting, then on again: the step, not an error.
     replay = alice_client.get(callback)
-    assert replay.status_code == 400
-    assert f"This {provider.label} link is no longer valid" in replay.content.decode()
+    assert (replay.status_code, replay["Location"]) == (302, connected["Location"])
+    assert provider.exchanges(github.control) == 1
+
+    Integration.objects.filter(provider=provider.name).update(status=Integration.Status.REVOKED)
+    refused = alice_client.get(callback)
+    assert refused.status_code == 400
+    assert f"This {provider.label} link is no longer valid" in refused.content.decode()
     assert provider.exchanges(github.control) == 1
 
 
